@@ -1,0 +1,31 @@
+"""Shared test setup: offline, credential-free, and the Lambda code importable by module name."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLONE_SETTINGS_DIR = REPO_ROOT / "lambda" / "clone_settings"
+
+# The Lambda's modules are top-level in its asset, so tests import them the same way the runtime does.
+if str(CLONE_SETTINGS_DIR) not in sys.path:
+    sys.path.insert(0, str(CLONE_SETTINGS_DIR))
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+# Fake credentials so nothing can reach a real account, and no CDK chatter.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
