@@ -1,0 +1,63 @@
+"""Write access to the export prefix of the migration bucket, for whatever runs the export DAG (guide step 3)."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from constructs.acknowledgments import acknowledge_wildcard_resource
+
+
+def export_write_statements(*, bucket: s3.IBucket, key: kms.IKey, export_prefix: str) -> list[iam.PolicyStatement]:
+    """PutObject on the export prefix only, and the KMS calls an SSE-KMS upload makes, only through S3."""
+    return [
+        iam.PolicyStatement(
+            sid="WriteMetadataExport",
+            # The guide grants s3:PutObject*; the export only uploads objects, so no tagging or ACL calls are allowed.
+            actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{export_prefix}*")],
+        ),
+        iam.PolicyStatement(
+            sid="EncryptMetadataExport",
+            # GenerateDataKey encrypts each upload; Decrypt is needed to complete multipart uploads.
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+        ),
+    ]
+
+
+class ExportWriteAccess(Construct):
+    """A managed policy: attached to the old execution role for an MWAA source; for a self-managed source, left
+    for the user to attach to whatever identity runs the export."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        export_prefix: str,
+        old_execution_role_arn: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        roles = []
+        if old_execution_role_arn is not None:
+            roles.append(iam.Role.from_role_arn(self, "OldExecutionRole", old_execution_role_arn, mutable=True))
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description=f"Write Airflow metadata exports to {export_prefix} of the migration bucket",
+            statements=export_write_statements(bucket=bucket, key=key, export_prefix=export_prefix),
+            roles=roles,
+        )
+        acknowledge_wildcard_resource(
+            self.policy,
+            bucket.arn_for_objects(f"{export_prefix}*"),
+            "The export DAG writes one object per metadata table under this migration's export prefix; "
+            "the wildcard is the object key, not the bucket or the action.",
+        )

@@ -1,0 +1,54 @@
+"""The encrypted bucket the old environment exports its Airflow metadata to (guide step 3)."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+
+from constructs import Construct
+from constructs.secure_bucket import SecureBucket
+
+
+class MigrationBucket(Construct):
+    """Customer-managed KMS key (rotated) and an SSE-KMS bucket whose exports expire after `retention_days`.
+
+    Exports can hold connections and variables, so the key and both buckets outlive the stack.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, migration_name: str, retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the Airflow metadata exported for an MWAA migration",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.access_logs = SecureBucket(
+            self,
+            "AccessLogs",
+            no_replication_reason=ACCESS_LOGS_NO_REPLICATION,
+            sse_s3_reason=ACCESS_LOGS_SSE_S3,
+        ).bucket
+        self.bucket = SecureBucket(
+            self,
+            "Exports",
+            encryption_key=self.key,
+            access_logs=self.access_logs,
+            access_logs_prefix="migration-bucket/",
+            expire_after=Duration.days(retention_days),
+            bucket_name=migration_bucket_name(migration_name),
+            no_replication_reason="Holds a one-off export that the old environment can re-create at any time; "
+            "a replica would be one more copy of connections and variables to protect.",
+        ).bucket
+
+
+def migration_bucket_name(migration_name: str) -> str:
+    """Deterministic, so the new-environment stack names the bucket without a cross-stack export."""
+    return f"mwaa-migration-{migration_name}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+
+
+ACCESS_LOGS_NO_REPLICATION = (
+    "Server access logs of this app's buckets; losing a region loses the buckets they describe."
+)
+ACCESS_LOGS_SSE_S3 = "S3 server access logging delivers only to buckets encrypted with SSE-S3."

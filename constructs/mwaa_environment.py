@@ -1,0 +1,122 @@
+"""The new AWS::MWAA::Environment, retained when the stack is deleted: once it runs, it is production."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_mwaa as mwaa
+
+from constructs import Construct, IDependable
+
+# The migration file's module names and the resource's property names, in the resource's order.
+LOG_MODULE_PROPERTIES = {
+    "dag_processing": "DagProcessingLogs",
+    "scheduler": "SchedulerLogs",
+    "task": "TaskLogs",
+    "webserver": "WebserverLogs",
+    "worker": "WorkerLogs",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModuleLogging:
+    enabled: Any  # bool, or a token from the clone
+    level: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentSettings:
+    """Every writable property of the environment, each already a literal or a deploy-time token."""
+
+    name: str
+    airflow_version: str
+    execution_role_arn: str
+    source_bucket_arn: str
+    dag_s3_path: str
+    environment_class: str
+    min_workers: float
+    max_workers: float
+    schedulers: float
+    min_webservers: float
+    max_webservers: float
+    webserver_access_mode: str
+    endpoint_management: str
+    weekly_maintenance_window_start: str | None
+    worker_replacement_strategy: str | None
+    kms_key: str | None
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+    logging: Mapping[str, ModuleLogging]
+    airflow_configuration_options: Any  # a dict, or the clone's JSON string
+    tags: Any  # a dict, or the clone's JSON string
+    plugins_s3_path: str | None = None
+    plugins_s3_object_version: str | None = None
+    requirements_s3_path: str | None = None
+    requirements_s3_object_version: str | None = None
+    startup_script_s3_path: str | None = None
+    startup_script_s3_object_version: str | None = None
+
+
+class MwaaEnvironment(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: EnvironmentSettings,
+        depends_on: Sequence[IDependable] = (),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        s = settings
+        logging_config = {
+            f"{_snake(prop)}": mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
+                enabled=s.logging[module].enabled, log_level=s.logging[module].level
+            )
+            for module, prop in LOG_MODULE_PROPERTIES.items()
+        }
+        self.environment = mwaa.CfnEnvironment(
+            self,
+            "Resource",
+            name=s.name,
+            airflow_version=s.airflow_version,
+            execution_role_arn=s.execution_role_arn,
+            source_bucket_arn=s.source_bucket_arn,
+            dag_s3_path=s.dag_s3_path,
+            environment_class=s.environment_class,
+            min_workers=s.min_workers,
+            max_workers=s.max_workers,
+            schedulers=s.schedulers,
+            min_webservers=s.min_webservers,
+            max_webservers=s.max_webservers,
+            webserver_access_mode=s.webserver_access_mode,
+            endpoint_management=s.endpoint_management,
+            weekly_maintenance_window_start=s.weekly_maintenance_window_start,
+            worker_replacement_strategy=s.worker_replacement_strategy,
+            kms_key=s.kms_key,
+            network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
+                subnet_ids=list(s.subnet_ids), security_group_ids=list(s.security_group_ids)
+            ),
+            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(**logging_config),
+            airflow_configuration_options=s.airflow_configuration_options,
+            tags=s.tags if isinstance(s.tags, dict) else None,
+            plugins_s3_path=s.plugins_s3_path,
+            plugins_s3_object_version=s.plugins_s3_object_version,
+            requirements_s3_path=s.requirements_s3_path,
+            requirements_s3_object_version=s.requirements_s3_object_version,
+            startup_script_s3_path=s.startup_script_s3_path,
+            startup_script_s3_object_version=s.startup_script_s3_object_version,
+        )
+        if not isinstance(s.tags, dict):
+            # The resource accepts tags as a JSON string, but CDK's tag manager only takes a literal map.
+            self.environment.add_property_override("Tags", s.tags)
+        self.environment.apply_removal_policy(RemovalPolicy.RETAIN)
+        for dependency in depends_on:
+            # The role's policies must exist before MWAA validates the role at creation.
+            self.environment.node.add_dependency(dependency)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")

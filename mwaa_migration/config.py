@@ -1,0 +1,598 @@
+"""The migration file: read once with tomllib, validated as a whole, returned as one typed, frozen model.
+
+Every problem found is collected (not just the first), and each names its key path and what is allowed, so a
+user fixes the whole file in one pass. Nothing here touches AWS: it runs before any construct is built.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mwaa_migration.airflow_versions import MWAA_TARGET_VERSIONS, version_key
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+DEFAULT_MIGRATION = "example"
+
+SOURCE_KINDS = ("mwaa", "self-managed")
+ENVIRONMENT_CLASSES = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
+WEBSERVER_ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY", "PUBLIC_AND_PRIVATE")
+ENDPOINT_MANAGEMENT = ("SERVICE", "CUSTOMER")
+WORKER_REPLACEMENT_STRATEGIES = ("FORCED", "GRACEFUL")
+LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_SETTINGS = ("DISABLED", *LOG_LEVELS)
+
+# MWAA API limits (CreateEnvironment and the AWS::MWAA::Environment schema).
+MAX_WORKERS_LIMIT = 25
+MAX_SCHEDULERS = 5
+MAX_WEBSERVERS = 5
+MAX_TAGS = 50
+MAX_CONFIG_VALUE_LENGTH = 256
+
+ENVIRONMENT_NAME_RE = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]{0,79}$")
+ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+BUCKET_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:s3:::[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+KMS_KEY_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)?:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+SUBNET_RE = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
+SECURITY_GROUP_RE = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
+VPC_RE = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
+MAINTENANCE_WINDOW_RE = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
+CONFIG_KEY_RE = re.compile(r"^[a-z]+([a-z0-9._]*[a-z0-9_]+)?$")
+AIRFLOW_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+# The name prefixes stack names and the migration bucket's name, which S3 limits to 63 lowercase characters.
+MIGRATION_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+S3_RELATIVE_PATH_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
+TAG_CHARS_RE = re.compile(r"^[\w\s.:/=+\-@]*$")
+
+SourceKind = Literal["mwaa", "self-managed"]
+
+
+class MigrationFileError(Exception):
+    """Raised with every problem found in one migration file; str() is what the user sees."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [f"{path}: {len(problems)} problem(s) in the migration file:"]
+        lines += [f"  - {problem}" for problem in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    kind: SourceKind
+    environment_name: str | None = None
+    execution_role_arn: str | None = None
+    region: str | None = None
+    airflow_version: str | None = None
+
+    @property
+    def account(self) -> str | None:
+        """The old environment's account, which is its execution role's account."""
+        return self.execution_role_arn.split(":")[4] if self.execution_role_arn else None
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    environment_name: str
+    airflow_version: str
+    environment_class: str | None = None
+    min_workers: int | None = None
+    max_workers: int | None = None
+    schedulers: int | None = None
+    min_webservers: int | None = None
+    max_webservers: int | None = None
+    webserver_access_mode: str | None = None
+    weekly_maintenance_window_start: str | None = None
+    endpoint_management: str | None = None
+    worker_replacement_strategy: str | None = None
+    kms_key: str | None = None
+    execution_role_arn: str | None = None
+    source_bucket_arn: str | None = None
+    dag_s3_path: str = "dags"
+    plugins_s3_path: str | None = None
+    requirements_s3_path: str | None = None
+    startup_script_s3_path: str | None = None
+    network: NetworkConfig | None = None
+    logging: Mapping[str, str] = field(default_factory=dict)
+    airflow_configuration_options: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MigrationBucketConfig:
+    retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class MigrationConfig:
+    name: str
+    path: Path
+    source: SourceConfig
+    target: TargetConfig
+    migration_bucket: MigrationBucketConfig
+
+    @property
+    def export_prefix(self) -> str:
+        """Where the old environment's export DAG writes; the only prefix the old role may write to."""
+        return f"exports/{self.name}/"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Locating migration files
+
+
+def resolve_migration_paths(selector: str | None, migrations_dir: Path = MIGRATIONS_DIR) -> list[Path]:
+    """`-c migration=` value to files: a name under migrations/, a path to a .toml file, or `all`."""
+    if not selector:
+        selector = DEFAULT_MIGRATION
+    if selector == "all":
+        paths = sorted(migrations_dir.glob("*.toml"))
+        if not paths:
+            raise MigrationFileError(migrations_dir, ["migration=all: no .toml files in this folder"])
+        return paths
+    candidate = Path(selector)
+    if candidate.suffix == ".toml":
+        if not candidate.is_file():
+            raise MigrationFileError(candidate, ["migration: no such file"])
+        return [candidate.resolve()]
+    by_name = migrations_dir / f"{selector}.toml"
+    if not by_name.is_file():
+        available = ", ".join(p.stem for p in sorted(migrations_dir.glob("*.toml"))) or "none"
+        raise MigrationFileError(
+            by_name,
+            [
+                f"migration: no migration named {selector!r}; "
+                f"allowed: all, a path to a .toml file, or one of: {available}"
+            ],
+        )
+    return [by_name.resolve()]
+
+
+def load_migrations(selector: str | None, migrations_dir: Path = MIGRATIONS_DIR) -> list[MigrationConfig]:
+    """Load and validate every selected file; refuse two migrations that would create the same environment."""
+    configs = [load_migration(path) for path in resolve_migration_paths(selector, migrations_dir)]
+    seen: dict[str, Path] = {}
+    for config in configs:
+        other = seen.setdefault(config.target.environment_name, config.path)
+        if other != config.path:
+            raise MigrationFileError(
+                config.path,
+                [
+                    f"target.environment_name: {config.target.environment_name!r} is also the target of {other.name}; "
+                    "each migration needs its own environment name"
+                ],
+            )
+    return configs
+
+
+def load_migration(path: Path) -> MigrationConfig:
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise MigrationFileError(path, [f"not valid TOML: {error}"]) from None
+    except OSError as error:
+        raise MigrationFileError(path, [f"cannot be read: {error.strerror}"]) from None
+    return parse_migration(raw, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation
+
+
+class _Reader:
+    """Reads typed values out of the raw TOML tables, recording a problem instead of raising."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def table(
+        self, raw: Mapping[str, Any], key: str, allowed: tuple[str, ...], *, required: bool = False
+    ) -> dict[str, Any]:
+        value = raw.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            if required:
+                self.problem(key, f"missing table [{key}]")
+            return {}
+        if not isinstance(value, dict):
+            self.problem(key, f"must be a table [{key}], got {_describe(value)}")
+            return {}
+        self.unknown_keys(value, key, allowed)
+        return value
+
+    def unknown_keys(self, table: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> None:
+        for name in table:
+            if name not in allowed:
+                self.problem(f"{key}.{name}", f"unknown key; allowed keys in [{key}]: {', '.join(allowed)}")
+
+    def string(
+        self,
+        table: Mapping[str, Any],
+        path: str,
+        *,
+        pattern: re.Pattern[str] | None = None,
+        allowed: tuple[str, ...] | None = None,
+        expected: str = "",
+        required: bool = False,
+    ) -> str | None:
+        value = table.get(path.rsplit(".", 1)[-1])
+        if value is None:
+            if required:
+                self.problem(path, f"required; {expected or _one_of(allowed)}")
+            return None
+        if not isinstance(value, str):
+            self.problem(path, f"must be a string ({expected or _one_of(allowed)}), got {_describe(value)}")
+            return None
+        if allowed is not None and value not in allowed:
+            self.problem(path, f"{value!r} is not allowed; {_one_of(allowed)}")
+            return None
+        if pattern is not None and not pattern.fullmatch(value):
+            self.problem(path, f"{value!r} is not valid; expected {expected}")
+            return None
+        return value
+
+    def integer(self, table: Mapping[str, Any], path: str, low: int, high: int) -> int | None:
+        value = table.get(path.rsplit(".", 1)[-1])
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problem(path, f"must be a whole number from {low} to {high}, got {_describe(value)}")
+            return None
+        return value
+
+    def string_list(
+        self,
+        table: Mapping[str, Any],
+        path: str,
+        pattern: re.Pattern[str],
+        expected: str,
+        low: int,
+        high: int,
+    ) -> tuple[str, ...] | None:
+        value = table.get(path.rsplit(".", 1)[-1])
+        if value is None:
+            return None
+        count = f"exactly {low}" if low == high else f"{low} to {high}"
+        if not isinstance(value, list) or not low <= len(value) <= high:
+            self.problem(path, f"must be a list of {count} {expected}, got {_describe(value)}")
+            return None
+        bad = [item for item in value if not isinstance(item, str) or not pattern.fullmatch(item)]
+        if bad:
+            self.problem(path, f"{', '.join(repr(item) for item in bad)} not valid; expected {expected}")
+            return None
+        if len(set(value)) != len(value):
+            self.problem(path, "must not repeat an ID")
+            return None
+        return tuple(value)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"{value!r}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _one_of(allowed: tuple[str, ...] | None) -> str:
+    return "one of: " + ", ".join(allowed) if allowed else ""
+
+
+SOURCE_KEYS = ("kind", "environment_name", "execution_role_arn", "region", "airflow_version")
+TARGET_SCALAR_KEYS = (
+    "environment_name",
+    "airflow_version",
+    "environment_class",
+    "min_workers",
+    "max_workers",
+    "schedulers",
+    "min_webservers",
+    "max_webservers",
+    "webserver_access_mode",
+    "weekly_maintenance_window_start",
+    "endpoint_management",
+    "worker_replacement_strategy",
+    "kms_key",
+    "execution_role_arn",
+    "source_bucket_arn",
+    "dag_s3_path",
+    "plugins_s3_path",
+    "requirements_s3_path",
+    "startup_script_s3_path",
+)
+TARGET_TABLES = ("network", "logging", "airflow_configuration_options", "tags")
+NETWORK_KEYS = ("subnet_ids", "security_group_ids", "vpc_id")
+MIGRATION_BUCKET_KEYS = ("retention_days",)
+TOP_LEVEL_KEYS = ("source", "target", "migration_bucket")
+
+NAME_RULE = "1 to 80 characters matching ^[a-zA-Z][0-9a-zA-Z_-]*$"
+ROLE_ARN_RULE = "an IAM role ARN such as arn:aws:iam::111122223333:role/service-role/my-role"
+
+
+def parse_migration(raw: Mapping[str, Any], path: Path) -> MigrationConfig:
+    """Validate the raw TOML document as a whole; raise MigrationFileError listing every problem."""
+    reader = _Reader()
+    name = path.stem
+    if not MIGRATION_NAME_RE.fullmatch(name):
+        reader.problem(
+            "file name",
+            f"{name!r} must be 1 to 20 lowercase letters, digits or '-', starting with a letter "
+            "(it prefixes the stack names and the migration bucket's name)",
+        )
+    reader.unknown_keys(raw, "(top level)", TOP_LEVEL_KEYS)
+
+    source = _parse_source(reader, reader.table(raw, "source", SOURCE_KEYS, required=True))
+    target = _parse_target(reader, reader.table(raw, "target", TARGET_SCALAR_KEYS + TARGET_TABLES, required=True))
+    bucket_table = reader.table(raw, "migration_bucket", MIGRATION_BUCKET_KEYS)
+    retention = reader.integer(bucket_table, "migration_bucket.retention_days", 1, 3650)
+    migration_bucket = MigrationBucketConfig(retention_days=retention or MigrationBucketConfig.retention_days)
+
+    if source is not None and target is not None:
+        _check_migration_rules(reader, source, target)
+    if reader.problems or source is None or target is None:
+        raise MigrationFileError(path, reader.problems)
+    return MigrationConfig(name=name, path=path, source=source, target=target, migration_bucket=migration_bucket)
+
+
+def _parse_source(reader: _Reader, table: Mapping[str, Any]) -> SourceConfig | None:
+    if not table:
+        return None
+    kind = reader.string(table, "source.kind", allowed=SOURCE_KINDS, required=True)
+    if kind == "mwaa":
+        for key in ("airflow_version",):
+            if key in table:
+                reader.problem(f"source.{key}", 'only for kind = "self-managed"; an MWAA source is read at deploy time')
+        return SourceConfig(
+            kind="mwaa",
+            environment_name=reader.string(
+                table,
+                "source.environment_name",
+                pattern=ENVIRONMENT_NAME_RE,
+                expected=NAME_RULE,
+                required=True,
+            ),
+            execution_role_arn=reader.string(
+                table, "source.execution_role_arn", pattern=ROLE_ARN_RE, expected=ROLE_ARN_RULE, required=True
+            ),
+            region=reader.string(table, "source.region", pattern=REGION_RE, expected="an AWS region such as us-east-1"),
+        )
+    if kind == "self-managed":
+        for key in ("environment_name", "execution_role_arn", "region"):
+            if key in table:
+                reader.problem(f"source.{key}", 'only for kind = "mwaa"; remove it for a self-managed source')
+        version = reader.string(
+            table,
+            "source.airflow_version",
+            pattern=AIRFLOW_VERSION_RE,
+            expected="the Airflow version you run now, such as 1.10.12 or 2.5.1",
+            required=True,
+        )
+        return SourceConfig(kind="self-managed", airflow_version=version)
+    return None
+
+
+def _parse_target(reader: _Reader, table: Mapping[str, Any]) -> TargetConfig | None:
+    if not table:
+        return None
+    s = reader.string
+    name = s(table, "target.environment_name", pattern=ENVIRONMENT_NAME_RE, expected=NAME_RULE, required=True)
+    version = s(table, "target.airflow_version", allowed=MWAA_TARGET_VERSIONS, required=True)
+
+    def relative_path(key: str, suffix: str) -> str | None:
+        expected = f"a path inside the bucket ending in {suffix}, without a leading '/'"
+        value = s(table, f"target.{key}", pattern=S3_RELATIVE_PATH_RE, expected=expected)
+        if value is not None and (value.startswith("/") or not value.endswith(suffix)):
+            reader.problem(f"target.{key}", f"{value!r} is not valid; expected {expected}")
+            return None
+        return value
+
+    dag_s3_path = s(
+        table,
+        "target.dag_s3_path",
+        pattern=S3_RELATIVE_PATH_RE,
+        expected="a folder inside the bucket, such as dags",
+    )
+    if dag_s3_path is not None and dag_s3_path.startswith("/"):
+        reader.problem("target.dag_s3_path", f"{dag_s3_path!r} must not start with '/'")
+        dag_s3_path = None
+
+    config = TargetConfig(
+        environment_name=name or "",
+        airflow_version=version or "",
+        environment_class=s(table, "target.environment_class", allowed=ENVIRONMENT_CLASSES),
+        min_workers=reader.integer(table, "target.min_workers", 1, MAX_WORKERS_LIMIT),
+        max_workers=reader.integer(table, "target.max_workers", 1, MAX_WORKERS_LIMIT),
+        schedulers=reader.integer(table, "target.schedulers", 1, MAX_SCHEDULERS),
+        min_webservers=reader.integer(table, "target.min_webservers", 1, MAX_WEBSERVERS),
+        max_webservers=reader.integer(table, "target.max_webservers", 1, MAX_WEBSERVERS),
+        webserver_access_mode=s(table, "target.webserver_access_mode", allowed=WEBSERVER_ACCESS_MODES),
+        weekly_maintenance_window_start=s(
+            table,
+            "target.weekly_maintenance_window_start",
+            pattern=MAINTENANCE_WINDOW_RE,
+            expected="DAY:HH:MM in UTC, DAY one of MON..SUN, HH 00-23, MM 00 or 30, such as SUN:03:30",
+        ),
+        endpoint_management=s(table, "target.endpoint_management", allowed=ENDPOINT_MANAGEMENT),
+        worker_replacement_strategy=s(
+            table, "target.worker_replacement_strategy", allowed=WORKER_REPLACEMENT_STRATEGIES
+        ),
+        kms_key=s(
+            table,
+            "target.kms_key",
+            pattern=KMS_KEY_ARN_RE,
+            expected="a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<uuid> "
+            "(an alias can't scope an IAM policy)",
+        ),
+        execution_role_arn=s(table, "target.execution_role_arn", pattern=ROLE_ARN_RE, expected=ROLE_ARN_RULE),
+        source_bucket_arn=s(
+            table,
+            "target.source_bucket_arn",
+            pattern=BUCKET_ARN_RE,
+            expected="an S3 bucket ARN such as arn:aws:s3:::my-bucket",
+        ),
+        dag_s3_path=dag_s3_path or "dags",
+        plugins_s3_path=relative_path("plugins_s3_path", ".zip"),
+        requirements_s3_path=relative_path("requirements_s3_path", ".txt"),
+        startup_script_s3_path=relative_path("startup_script_s3_path", ".sh"),
+        network=_parse_network(reader, reader.table(table, "target.network", NETWORK_KEYS)),
+        logging=_parse_logging(reader, reader.table(table, "target.logging", LOG_MODULES)),
+        airflow_configuration_options=_parse_options(reader, table.get("airflow_configuration_options")),
+        tags=_parse_tags(reader, table.get("tags")),
+    )
+    _check_ranges(reader, config)
+    return config if name and version else None
+
+
+def _parse_network(reader: _Reader, table: Mapping[str, Any]) -> NetworkConfig | None:
+    if not table:
+        return None
+    subnets = reader.string_list(
+        table,
+        "target.network.subnet_ids",
+        SUBNET_RE,
+        "private subnet IDs (subnet-...) in two Availability Zones",
+        2,
+        2,
+    )
+    if subnets is None and "subnet_ids" not in table:
+        reader.problem("target.network.subnet_ids", "required in [target.network]: exactly 2 private subnet IDs")
+    groups = reader.string_list(
+        table, "target.network.security_group_ids", SECURITY_GROUP_RE, "security group IDs (sg-...)", 1, 5
+    )
+    vpc_id = reader.string(
+        table, "target.network.vpc_id", pattern=VPC_RE, expected="a VPC ID such as vpc-0123456789abcdef0"
+    )
+    if groups and vpc_id:
+        reader.problem("target.network.vpc_id", "only used to create a security group; remove it or security_group_ids")
+    if "security_group_ids" not in table and "vpc_id" not in table:
+        reader.problem(
+            "target.network.vpc_id",
+            "required when security_group_ids is omitted: the app creates a security group in this VPC",
+        )
+    if subnets is None:
+        return None
+    return NetworkConfig(subnet_ids=subnets, security_group_ids=groups or (), vpc_id=vpc_id)
+
+
+def _parse_logging(reader: _Reader, table: Mapping[str, Any]) -> dict[str, str]:
+    levels: dict[str, str] = {}
+    for module in LOG_MODULES:
+        value = reader.string(table, f"target.logging.{module}", allowed=LOG_SETTINGS)
+        if value is not None:
+            levels[module] = value
+    return levels
+
+
+def _string_map(reader: _Reader, raw: object, path: str, check: Callable[[str, str], Iterator[str]]) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        reader.problem(path, f"must be a table [{path}], got {_describe(raw)}")
+        return {}
+    result: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            # A dotted bare key (core.x = ...) parses as a nested table; MWAA wants the quoted "core.x" form.
+            reader.problem(f"{path}.{key}", f'must be a string; quote dotted keys, like "{key}.option" = "value"')
+            continue
+        if not isinstance(value, str):
+            reader.problem(f'{path}."{key}"', f'must be a string (quote it: "{value}"), got {_describe(value)}')
+            continue
+        found = list(check(key, value))
+        for message in found:
+            reader.problem(f'{path}."{key}"', message)
+        if not found:
+            result[key] = value
+    return result
+
+
+def _check_option(key: str, value: str) -> Iterator[str]:
+    if len(key) > 64 or not CONFIG_KEY_RE.fullmatch(key) or "." not in key:
+        yield (
+            "key must be section.option in lowercase, at most 64 characters, matching ^[a-z]+([a-z0-9._]*[a-z0-9_]+)?$"
+        )
+    if not value or len(value) > MAX_CONFIG_VALUE_LENGTH or not all(" " <= ch <= "~" for ch in value):
+        yield f"value must be 1 to {MAX_CONFIG_VALUE_LENGTH} printable ASCII characters"
+
+
+def _check_tag(key: str, value: str) -> Iterator[str]:
+    if key.lower().startswith("aws:"):
+        yield "keys starting with 'aws:' are reserved by AWS"
+    if not 1 <= len(key) <= 128 or not TAG_CHARS_RE.fullmatch(key):
+        yield "key must be 1 to 128 letters, digits, spaces or _ . : / = + - @"
+    if len(value) > 256 or not TAG_CHARS_RE.fullmatch(value):
+        yield "value must be at most 256 letters, digits, spaces or _ . : / = + - @"
+
+
+def _parse_options(reader: _Reader, raw: object) -> dict[str, str]:
+    return _string_map(reader, raw, "target.airflow_configuration_options", _check_option)
+
+
+def _parse_tags(reader: _Reader, raw: object) -> dict[str, str]:
+    tags = _string_map(reader, raw, "target.tags", _check_tag)
+    # One tag is reserved for the app's own marker on the environment.
+    if len(tags) > MAX_TAGS - 1:
+        reader.problem("target.tags", f"at most {MAX_TAGS - 1} tags (MWAA allows {MAX_TAGS}; the app adds one)")
+    return tags
+
+
+def _check_ranges(reader: _Reader, target: TargetConfig) -> None:
+    for low_key, high_key in (("min_workers", "max_workers"), ("min_webservers", "max_webservers")):
+        low, high = getattr(target, low_key), getattr(target, high_key)
+        if low is not None and high is not None and low > high:
+            reader.problem(f"target.{low_key}", f"{low} is more than target.{high_key} = {high}; min must be <= max")
+    if target.environment_class == "mw1.micro":
+        for key in ("max_workers", "schedulers", "max_webservers"):
+            value = getattr(target, key)
+            if value is not None and value > 1:
+                reader.problem(f"target.{key}", f"mw1.micro runs exactly 1; got {value}")
+
+
+def _check_migration_rules(reader: _Reader, source: SourceConfig, target: TargetConfig) -> None:
+    if source.kind == "mwaa" and source.region is None and source.environment_name == target.environment_name:
+        reader.problem(
+            "target.environment_name",
+            f"{target.environment_name!r} is the source's name in the same region; MWAA names are unique per region, "
+            "so pick a new name (such as the old name with a version suffix)",
+        )
+    if source.kind == "self-managed":
+        if target.network is None:
+            reader.problem(
+                "target.network",
+                "required for a self-managed source (there is no MWAA environment to copy it from): "
+                "subnet_ids, and security_group_ids or vpc_id",
+            )
+        if (
+            source.airflow_version
+            and target.airflow_version
+            and version_key(target.airflow_version) < version_key(source.airflow_version)
+        ):
+            reader.problem(
+                "target.airflow_version",
+                f"{target.airflow_version} is older than the source's {source.airflow_version}; Airflow's metadata "
+                "can't be moved to an older version. Pick one of: "
+                + ", ".join(v for v in MWAA_TARGET_VERSIONS if version_key(v) >= version_key(source.airflow_version)),
+            )

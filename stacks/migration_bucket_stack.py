@@ -1,0 +1,45 @@
+"""Guide step 3: where the old environment's metadata export goes, and who may write it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+
+from constructs import Construct
+from constructs.export_write_access import ExportWriteAccess
+from constructs.migration_bucket import MigrationBucket
+from mwaa_migration.config import MigrationConfig
+
+
+class MigrationBucketStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, migration: MigrationConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        storage = MigrationBucket(
+            self,
+            "MigrationBucket",
+            migration_name=migration.name,
+            retention_days=migration.migration_bucket.retention_days,
+        )
+        self.bucket = storage.bucket
+        self.key = storage.key
+        self.export_prefix = migration.export_prefix
+        self.write_access = ExportWriteAccess(
+            self,
+            "ExportWriteAccess",
+            bucket=storage.bucket,
+            key=storage.key,
+            export_prefix=migration.export_prefix,
+            old_execution_role_arn=migration.source.execution_role_arn,
+        )
+
+        CfnOutput(self, "MigrationBucketName", value=storage.bucket.bucket_name, description="Export bucket")
+        CfnOutput(self, "ExportPrefix", value=migration.export_prefix, description="Prefix the export DAG writes to")
+        CfnOutput(self, "MigrationKeyArn", value=storage.key.key_arn, description="KMS key of the export bucket")
+        if migration.source.kind == "self-managed":
+            CfnOutput(
+                self,
+                "ExportPolicyArn",
+                value=self.write_access.policy.managed_policy_arn,
+                description="Attach to the identity that runs the export on your self-managed Airflow",
+            )
