@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-# Versions Amazon MWAA offers for new environments (late 2026). A new environment can only be created on one of these.
-MWAA_TARGET_VERSIONS: tuple[str, ...] = (
-    "2.7.2",
-    "2.8.1",
-    "2.9.2",
-    "2.10.1",
-    "2.10.3",
-    "2.11.0",
-    "3.0.6",
-)
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    """Numeric sort key for a dotted Airflow version ("2.10.3" sorts after "2.9.2")."""
-    return tuple(int(part) for part in version.split("."))
-
-
-# The Python version MWAA runs for each Airflow version it offers: it decides which constraints file
-# requirements.txt must name.
+# The Airflow versions MWAA offers for new environments (late 2026), each with the Python version MWAA runs for
+# it, which decides the constraints file requirements.txt must name.
 # Source: Amazon MWAA User Guide, "Apache Airflow versions on Amazon Managed Workflows for Apache Airflow",
 # table "Apache Airflow versions" (https://docs.aws.amazon.com/mwaa/latest/userguide/airflow-versions.html),
-# columns "Apache Airflow constraints" and "Python version". The page also lists 2.11.2, 3.2.1 and 3.3.1.
+# columns "Apache Airflow constraints" and "Python version".
 MWAA_PYTHON_VERSIONS: dict[str, str] = {
     "2.7.2": "3.11",
     "2.8.1": "3.11",
@@ -36,6 +19,14 @@ MWAA_PYTHON_VERSIONS: dict[str, str] = {
     "3.2.1": "3.12",
     "3.3.1": "3.12",
 }
+
+# A new environment can only be created on one of these.
+MWAA_TARGET_VERSIONS: tuple[str, ...] = tuple(MWAA_PYTHON_VERSIONS)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Numeric sort key for a dotted Airflow version ("2.10.3" sorts after "2.9.2")."""
+    return tuple(int(part) for part in version.split("."))
 
 
 def mwaa_python_version(airflow_version: str) -> str:

@@ -1,0 +1,54 @@
+"""A reproducible plugins.zip: the same plugin files always give the same bytes.
+
+MWAA applies a new plugins.zip by updating the environment (many minutes, workers restarted), and the S3
+object version only changes when the bytes do. So nothing but plugin content may reach the zip: no timestamps,
+no file modes, no traversal order, no bytecode caches.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+# The earliest date a zip entry can hold; any fixed date works, file mtimes would not.
+_FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+# A regular file, rw-r--r--, in the high 16 bits of external_attr (Unix host), whatever the mode on disk.
+_FILE_ATTRIBUTES = 0o100644 << 16
+_UNIX_HOST = 3
+_SKIPPED_DIRS = frozenset({"__pycache__"})
+_SKIPPED_FILES = frozenset({".DS_Store"})
+_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+
+def plugin_files(folder: Path) -> list[tuple[str, Path]]:
+    """(name in the zip, file) for every file that goes into the zip, sorted by name."""
+    if not folder.is_dir():
+        raise NotADirectoryError(f"plugins folder not found: {folder}")
+    entries: list[tuple[str, Path]] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [name for name in dirs if name not in _SKIPPED_DIRS]
+        for name in names:
+            if name in _SKIPPED_FILES or name.endswith(_SKIPPED_SUFFIXES):
+                continue
+            path = Path(root, name)
+            entries.append((path.relative_to(folder).as_posix(), path))
+    return sorted(entries)
+
+
+def build_plugins_zip(folder: Path) -> bytes:
+    """The plugins.zip for a folder, byte-for-byte the same for the same file names and contents.
+
+    Files only (directories are implied by the names), stored uncompressed: deflate output depends on the zlib
+    build (zlib-ng and others differ), so compressing would make the bytes differ between machines.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, path in plugin_files(folder):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_DATE_TIME)
+            info.create_system = _UNIX_HOST  # ZipInfo defaults to the current OS; Windows would differ
+            info.external_attr = _FILE_ATTRIBUTES
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
