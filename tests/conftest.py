@@ -29,3 +29,13 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+
+
+import pytest  # noqa: E402
+
+from tests.synth_app import SynthesizedApp, synthesize  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))

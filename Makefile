@@ -1,0 +1,49 @@
+# Two commands on a fresh clone: `make synth` and `make test`. Each installs only what is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MIGRATION ?= example
+
+# Offline and quiet: no credentials lookup on EC2 metadata, no version or notice checks.
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: synth test lint typecheck unit benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: $(VENV)/.runtime node_modules/.installed
+	npx cdk synth --no-notices --quiet -c migration=$(MIGRATION)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy .
+
+unit: $(VENV)/.dev node_modules/.installed
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck unit
+
+benchmark: $(VENV)/.dev
+	$(BIN)/python benchmarks/synth_benchmark.py
+
+clean:
+	rm -rf cdk.out $(VENV) node_modules

@@ -1,0 +1,47 @@
+"""One synthesized app shared by every stack test: jsii costs seconds per app, so the suite builds it once."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Stack, cx_api
+
+from mwaa_migration.config import load_migration, resolve_migration_paths
+from stacks.migration_app import MigrationStacks, add_migration_stacks, add_security_checks, cdk_json_context
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_MIGRATIONS = REPO_ROOT / "tests" / "fixtures" / "migrations"
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class SynthesizedApp:
+    stacks: dict[str, MigrationStacks]
+    assembly: cx_api.CloudAssembly
+
+    def template(self, stack: Stack) -> dict[str, Any]:
+        template: dict[str, Any] = self.assembly.get_stack_by_name(stack.stack_name).template
+        return template
+
+    def template_path(self, stack: Stack) -> Path:
+        return Path(self.assembly.directory) / self.assembly.get_stack_by_name(stack.stack_name).template_file
+
+
+def synthesize(outdir: Path) -> SynthesizedApp:
+    """Every shipped migration and every test migration, in one app, with the cdk-nag gate on."""
+    app = App(context=cdk_json_context(), outdir=str(outdir))
+    paths = resolve_migration_paths("all") + sorted(TEST_MIGRATIONS.glob("*.toml"))
+    built = add_migration_stacks(app, [load_migration(path) for path in paths])
+    add_security_checks(app)
+    assembly = app.synth()
+    return SynthesizedApp(stacks={item.migration.name: item for item in built}, assembly=assembly)
+
+
+def normalised(template: dict[str, Any]) -> dict[str, Any]:
+    """Only asset hashes vary between machines and code changes that the snapshot isn't about."""
+    normalised_template: dict[str, Any] = json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+    return normalised_template

@@ -1,0 +1,425 @@
+"""Fine-grained assertions on every security property of the synthesized stacks, plus the validators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Match, Template
+from cfnlint.api import lint_file
+
+from constructs import IConstruct
+from tests.synth_app import SynthesizedApp
+
+OLD_ROLE_NAME = "AmazonMWAA-analytics-abc123"
+
+
+def logical_id(construct: IConstruct) -> str:
+    child = construct.node.default_child or construct
+    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
+
+
+def policy_statements(template: dict[str, Any], resource_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = template["Resources"][resource_id]["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def all_policy_documents(template: dict[str, Any]) -> list[dict[str, Any]]:
+    documents = []
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if "PolicyDocument" in props:
+            documents.append(props["PolicyDocument"])
+        documents += [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+    return documents
+
+
+# --- Validators -------------------------------------------------------------------------------------------------
+
+
+def test_every_migration_passes_cdk_nag(synthesized: SynthesizedApp) -> None:
+    # Synth raises on any unacknowledged finding; the report it writes must also hold no violation.
+    report = json.loads((Path(synthesized.assembly.directory) / "validation-report.json").read_text())
+    plugins = {plugin["pluginName"]: plugin for plugin in report["pluginReports"]}
+    assert set(plugins) == {"AwsSolutions", "NIST.800.53.R5"}
+    for plugin in plugins.values():
+        assert plugin["conclusion"] == "success"
+        assert plugin["violations"] == []
+        for suppressed in plugin["suppressedViolations"]:
+            # Each acknowledgment names exactly the finding it answers, with a reason of its own.
+            assert suppressed["acknowledgedId"] == f"{plugin['pluginName']}::{suppressed['ruleName']}"
+            assert len(suppressed["reason"]) > 40
+        if plugin["pluginName"] == "AwsSolutions":
+            assert all(v["ruleName"].startswith("AwsSolutions-IAM5[Resource::") for v in plugin["suppressedViolations"])
+
+
+def test_cfn_lint_reports_nothing_on_any_template(synthesized: SynthesizedApp) -> None:
+    findings = {}
+    for item in synthesized.stacks.values():
+        for stack in (item.migration_bucket, item.new_environment):
+            matches = lint_file(synthesized.template_path(stack))
+            findings[stack.stack_name] = [str(match) for match in matches]
+    assert findings == {name: [] for name in findings}
+    assert len(findings) == 2 * len(synthesized.stacks)
+
+
+def test_lambda_asset_has_no_bytecode(synthesized: SynthesizedApp) -> None:
+    asset_dirs = [p for p in Path(synthesized.assembly.directory).glob("asset.*") if (p / "clone_handler.py").exists()]
+    assert asset_dirs
+    for asset in asset_dirs:
+        assert not list(asset.rglob("__pycache__")) and not list(asset.rglob("*.pyc"))
+
+
+def test_no_policy_allows_a_wildcard_action(synthesized: SynthesizedApp) -> None:
+    for item in synthesized.stacks.values():
+        for stack in (item.migration_bucket, item.new_environment):
+            for document in all_policy_documents(synthesized.template(stack)):
+                for statement in document["Statement"]:
+                    if statement["Effect"] != "Allow":
+                        continue  # the TLS-only bucket policies deny s3:*, which is what they should do
+                    actions = statement.get("Action", [])
+                    for action in [actions] if isinstance(actions, str) else actions:
+                        assert "*" not in action, f"{stack.stack_name}: {action}"
+
+
+# --- Migration bucket stack ---------------------------------------------------------------------------------------
+
+
+def test_migration_bucket_is_kms_encrypted_private_tls_only_and_retained(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].migration_bucket
+    template = Template.from_json(synthesized.template(stack))
+    key_id = logical_id(stack.key)
+    bucket_id = logical_id(stack.bucket)
+
+    template.has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"})
+    template.has_resource(
+        "AWS::S3::Bucket",
+        {
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {
+                            "BucketKeyEnabled": True,
+                            "ServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]},
+                            },
+                        }
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "LoggingConfiguration": {"DestinationBucketName": Match.any_value()},
+                "LifecycleConfiguration": {"Rules": [Match.object_like({"ExpirationInDays": 30, "Status": "Enabled"})]},
+            },
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            },
+        },
+    )
+    # Every bucket of the stack (exports and access logs) is retained and private.
+    for resource in template.find_resources("AWS::S3::Bucket").values():
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+
+
+def test_retention_days_come_from_the_file(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example-self-managed"].migration_bucket
+    rules = synthesized.template(stack)["Resources"][logical_id(stack.bucket)]["Properties"]["LifecycleConfiguration"]
+    assert rules["Rules"][0]["ExpirationInDays"] == 14
+
+
+def test_old_role_may_only_put_objects_under_the_export_prefix(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].migration_bucket
+    template = synthesized.template(stack)
+    policy_id = logical_id(stack.write_access.policy)
+    assert template["Resources"][policy_id]["Properties"]["Roles"] == [OLD_ROLE_NAME]
+    write, encrypt = policy_statements(template, policy_id)
+    assert write["Action"] == "s3:PutObject"
+    assert write["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [logical_id(stack.bucket), "Arn"]}, "/exports/example/*"]]
+    }
+    assert sorted(encrypt["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert encrypt["Resource"] == {"Fn::GetAtt": [logical_id(stack.key), "Arn"]}
+    assert encrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Join": ["", ["s3.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}}
+    }
+
+
+def test_self_managed_export_policy_is_attached_to_nothing_and_exported(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example-self-managed"].migration_bucket
+    template = synthesized.template(stack)
+    policy_id = logical_id(stack.write_access.policy)
+    assert "Roles" not in template["Resources"][policy_id]["Properties"]
+    assert template["Outputs"]["ExportPolicyArn"]["Value"] == {"Ref": policy_id}
+    assert "ExportPolicyArn" not in synthesized.template(synthesized.stacks["example"].migration_bucket)["Outputs"]
+
+
+def test_migration_bucket_outputs(synthesized: SynthesizedApp) -> None:
+    outputs = synthesized.template(synthesized.stacks["example"].migration_bucket)["Outputs"]
+    assert outputs["ExportPrefix"]["Value"] == "exports/example/"
+    assert set(outputs) >= {"MigrationBucketName", "ExportPrefix", "MigrationKeyArn"}
+
+
+# --- New-environment stack ----------------------------------------------------------------------------------------
+
+
+def _resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def test_execution_role_trusts_mwaa_only_for_this_account_and_environment(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].new_environment
+    template = synthesized.template(stack)
+    roles = _resources_of_type(template, "AWS::IAM::Role")
+    execution_roles = [
+        r for r in roles.values() if "airflow" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    assert len(execution_roles) == 1
+    (statement,) = execution_roles[0]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"]["Service"] == ["airflow-env.amazonaws.com", "airflow.amazonaws.com"]
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert "environment/analytics-v3" in json.dumps(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert not execution_roles[0]["Properties"].get("ManagedPolicyArns")
+
+
+def _execution_policy(synthesized: SynthesizedApp, name: str) -> list[dict[str, Any]]:
+    stack = synthesized.stacks[name].new_environment
+    policy = stack.node.find_child("ExecutionRole").node.find_child("Policy")
+    return policy_statements(synthesized.template(stack), logical_id(policy))
+
+
+def test_execution_policy_follows_the_user_guide_scoped_to_this_environment(synthesized: SynthesizedApp) -> None:
+    statements = {s["Sid"]: s for s in _execution_policy(synthesized, "example")}
+    assert set(statements) == {
+        "PublishMetrics",
+        "DenyListAllBuckets",
+        "ReadSourceBucket",
+        "CheckAccountPublicAccessBlock",
+        "WriteEnvironmentLogs",
+        "DescribeLogGroups",
+        "PutMetricData",
+        "UseCeleryQueues",
+    }
+    assert "environment/analytics-v3" in json.dumps(statements["PublishMetrics"]["Resource"])
+    assert "log-group:airflow-analytics-v3-*" in json.dumps(statements["WriteEnvironmentLogs"]["Resource"])
+    assert ":airflow-celery-*" in json.dumps(statements["UseCeleryQueues"]["Resource"])
+    assert statements["DenyListAllBuckets"]["Effect"] == "Deny"
+    # Only the three actions with no resource-level permissions may use "*".
+    star = [s for s in statements.values() if s["Resource"] == "*"]
+    assert sorted(s["Action"] for s in star) == [
+        "cloudwatch:PutMetricData",
+        "logs:DescribeLogGroups",
+        "s3:GetAccountPublicAccessBlock",
+    ]
+
+
+def test_kms_statement_only_when_the_environment_has_a_key(synthesized: SynthesizedApp) -> None:
+    assert not [s for s in _execution_policy(synthesized, "example") if "kms" in json.dumps(s["Action"])]
+    with_key = {s["Sid"]: s for s in _execution_policy(synthesized, "micro-kms")}
+    key = with_key["UseEnvironmentKey"]
+    assert key["Resource"] == "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert key["Action"] == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    assert "kms:ViaService" in key["Condition"]["StringLike"]
+
+
+def test_new_role_reads_the_export_and_the_old_task_logs_only(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].new_environment
+    template = synthesized.template(stack)
+    policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
+    statements = {s["Sid"]: s for s in policy_statements(template, logical_id(policy))}
+    read = statements["ReadMetadataExport"]
+    assert read["Action"] == ["s3:GetObject", "s3:ListBucket"]
+    assert "mwaa-migration-example-" in json.dumps(read["Resource"])
+    assert statements["DecryptMetadataExport"]["Action"] == "kms:Decrypt"
+    logs = statements["ReadOldTaskLogs"]
+    assert logs["Action"] == ["logs:DescribeLogStreams", "logs:GetLogEvents"]
+    assert logs["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":logs:",
+                {"Ref": "AWS::Region"},
+                ":111122223333:log-group:airflow-analytics*",
+            ],
+        ]
+    }
+    assert template["Resources"][logical_id(policy)]["Properties"]["Roles"] == [
+        {"Ref": logical_id(stack.node.find_child("ExecutionRole").node.find_child("Role"))}
+    ]
+
+
+def test_self_managed_read_policy_has_no_log_access(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example-self-managed"].new_environment
+    policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
+    sids = [s["Sid"] for s in policy_statements(synthesized.template(stack), logical_id(policy))]
+    assert sids == ["ReadMetadataExport", "DecryptMetadataExport"]
+
+
+def test_named_role_gets_the_read_policy_and_no_role_is_created(synthesized: SynthesizedApp) -> None:
+    template = synthesized.template(synthesized.stacks["byo-kms"].new_environment)
+    roles = _resources_of_type(template, "AWS::IAM::Role")
+    assert not [r for r in roles.values() if "airflow" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]
+    read = [
+        p
+        for p in _resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+        if "ReadMetadataExport" in json.dumps(p)
+    ]
+    assert read[0]["Properties"]["Roles"] == ["existing-mwaa-role"]
+    # The old logs live in the source's region.
+    assert ":logs:eu-west-1:111122223333:log-group:airflow-reporting*" in json.dumps(read[0])
+    assert not _resources_of_type(template, "AWS::S3::Bucket")
+
+
+def test_source_bucket_is_versioned_private_tls_only_and_retained(synthesized: SynthesizedApp) -> None:
+    template = Template.from_json(synthesized.template(synthesized.stacks["example"].new_environment))
+    template.resource_count_is("AWS::S3::Bucket", 2)
+    template.all_resources(
+        "AWS::S3::Bucket",
+        {
+            "Properties": Match.object_like(
+                {
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                    "PublicAccessBlockConfiguration": Match.object_like({"BlockPublicPolicy": True}),
+                }
+            ),
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+    template.resource_count_is("AWS::S3::BucketPolicy", 2)
+
+
+def test_created_security_group_references_itself_only(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example-self-managed"].new_environment
+    template = synthesized.template(stack)
+    group_id = logical_id(stack.node.find_child("SecurityGroup"))
+    group = template["Resources"][group_id]["Properties"]
+    assert group["VpcId"] == "vpc-0a1b2c3d4e5f67890"
+    assert "SecurityGroupIngress" not in group
+    (ingress,) = _resources_of_type(template, "AWS::EC2::SecurityGroupIngress").values()
+    assert ingress["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    assert ingress["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    environment = _resources_of_type(template, "AWS::MWAA::Environment")
+    (env,) = environment.values()
+    assert env["Properties"]["NetworkConfiguration"]["SecurityGroupIds"] == [{"Fn::GetAtt": [group_id, "GroupId"]}]
+
+
+def _environment(synthesized: SynthesizedApp, name: str) -> dict[str, Any]:
+    (resource,) = _resources_of_type(
+        synthesized.template(synthesized.stacks[name].new_environment), "AWS::MWAA::Environment"
+    ).values()
+    return resource  # type: ignore[no-any-return]
+
+
+def test_environment_is_retained_and_waits_for_its_role_policies(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].new_environment
+    env = _environment(synthesized, "example")
+    assert env["DeletionPolicy"] == "Retain" and env["UpdateReplacePolicy"] == "Retain"
+    execution_policy = stack.node.find_child("ExecutionRole").node.find_child("Policy")
+    read_policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
+    assert sorted(env["DependsOn"]) == sorted([logical_id(execution_policy), logical_id(read_policy)])
+
+
+def test_self_managed_environment_sets_every_property_from_file_or_mwaa_defaults(
+    synthesized: SynthesizedApp,
+) -> None:
+    props = _environment(synthesized, "example-self-managed")["Properties"]
+    assert {k: v for k, v in props.items() if not isinstance(v, (dict, list))} == {
+        "Name": "etl-mwaa",
+        "AirflowVersion": "2.11.0",
+        "DagS3Path": "dags",
+        "EnvironmentClass": "mw1.small",
+        "MinWorkers": 1,
+        "MaxWorkers": 5,
+        "Schedulers": 2,
+        "MinWebservers": 2,
+        "MaxWebservers": 2,
+        "WebserverAccessMode": "PRIVATE_ONLY",
+        "EndpointManagement": "SERVICE",
+    }
+    assert props["LoggingConfiguration"]["WebserverLogs"] == {"Enabled": True, "LogLevel": "WARNING"}
+    assert props["Tags"] == {"mwaa-migration": "example-self-managed", "team": "etl"}
+    assert props["NetworkConfiguration"]["SubnetIds"] == ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+
+
+def test_micro_defaults_and_console_logging_defaults(synthesized: SynthesizedApp) -> None:
+    props = _environment(synthesized, "micro-kms")["Properties"]
+    assert (props["MaxWorkers"], props["Schedulers"], props["MinWebservers"], props["MaxWebservers"]) == (1, 1, 1, 1)
+    assert props["KmsKey"].endswith(":key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    logging = props["LoggingConfiguration"]
+    assert logging["TaskLogs"] == {"Enabled": True, "LogLevel": "INFO"}
+    assert logging["SchedulerLogs"] == {"Enabled": False, "LogLevel": "INFO"}
+
+
+def test_named_resources_and_optional_properties_pass_through(synthesized: SynthesizedApp) -> None:
+    props = _environment(synthesized, "byo-kms")["Properties"]
+    assert props["ExecutionRoleArn"] == "arn:aws:iam::111122223333:role/existing-mwaa-role"
+    assert props["SourceBucketArn"] == "arn:aws:s3:::existing-airflow-bucket"
+    assert props["WorkerReplacementStrategy"] == "GRACEFUL"
+    assert props["EndpointManagement"] == "CUSTOMER"
+    assert props["PluginsS3Path"] == "plugins/plugins.zip"
+    assert props["RequirementsS3Path"] == "requirements/requirements.txt"
+    assert props["NetworkConfiguration"]["SecurityGroupIds"] == ["sg-0123456789abcdef0", "sg-0fedcba9876543210"]
+
+
+def test_unset_properties_of_an_mwaa_source_come_from_the_clone(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].new_environment
+    clone_id = logical_id(stack.node.find_child("CloneSourceSettings").node.find_child("Resource"))
+    props = _environment(synthesized, "example")["Properties"]
+
+    def cloned(attribute: str) -> dict[str, Any]:
+        return {"Fn::GetAtt": [clone_id, attribute]}
+
+    # Set in the file: literal.
+    assert props["EnvironmentClass"] == "mw1.medium"
+    assert props["MaxWorkers"] == 10
+    assert props["WeeklyMaintenanceWindowStart"] == "SUN:03:30"
+    assert props["LoggingConfiguration"]["TaskLogs"] == {"Enabled": True, "LogLevel": "INFO"}
+    # Left out: cloned.
+    for prop in ("MinWorkers", "Schedulers", "MinWebservers", "MaxWebservers", "WebserverAccessMode"):
+        assert props[prop] == cloned(prop), prop
+    assert props["EndpointManagement"] == cloned("EndpointManagement")
+    assert props["LoggingConfiguration"]["WorkerLogs"] == {
+        "Enabled": cloned("WorkerLogsEnabled"),
+        "LogLevel": cloned("WorkerLogsLevel"),
+    }
+    assert props["AirflowConfigurationOptions"] == cloned("AirflowConfigurationOptions")
+    assert props["Tags"] == cloned("Tags")
+    assert props["NetworkConfiguration"]["SecurityGroupIds"] == {"Fn::Split": [",", cloned("SecurityGroupIds")]}
+    assert props["NetworkConfiguration"]["SubnetIds"][1] == {
+        "Fn::Select": [1, {"Fn::Split": [",", cloned("SubnetIds")]}]
+    }
+
+
+def test_new_environment_outputs(synthesized: SynthesizedApp) -> None:
+    outputs = synthesized.template(synthesized.stacks["example"].new_environment)["Outputs"]
+    assert outputs["EnvironmentName"]["Value"] == "analytics-v3"
+    assert set(outputs) >= {"EnvironmentArn", "SourceBucketName", "ExecutionRoleArn", "WebserverUrl"}
+
+
+@pytest.mark.parametrize("name", ["example", "example-self-managed"])
+def test_stack_names_are_prefixed_with_the_migration_name(synthesized: SynthesizedApp, name: str) -> None:
+    stacks = synthesized.stacks[name]
+    assert stacks.migration_bucket.stack_name == f"{name}-migration-bucket"
+    assert stacks.new_environment.stack_name == f"{name}-new-environment"
