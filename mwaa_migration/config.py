@@ -35,7 +35,7 @@ MAX_TAGS = 50
 MAX_CONFIG_VALUE_LENGTH = 256
 
 ENVIRONMENT_NAME_RE = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]{0,79}$")
-ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$")
 BUCKET_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:s3:::[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 KMS_KEY_ARN_RE = re.compile(
     r"^arn:aws(-[a-z]+)?:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -50,7 +50,7 @@ AIRFLOW_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 # The name prefixes stack names and the migration bucket's name, which S3 limits to 63 lowercase characters.
 MIGRATION_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 S3_RELATIVE_PATH_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
-TAG_CHARS_RE = re.compile(r"^[\w\s.:/=+\-@]*$")
+TAG_CHARS_RE = re.compile(r"^[\w .:/=+\-@]*$")
 
 SourceKind = Literal["mwaa", "self-managed"]
 
@@ -209,7 +209,7 @@ class _Reader:
         self, raw: Mapping[str, Any], key: str, allowed: tuple[str, ...], *, required: bool = False
     ) -> dict[str, Any]:
         value = raw.get(key.rsplit(".", 1)[-1])
-        if value is None:
+        if value is None or value == {}:
             if required:
                 self.problem(key, f"missing table [{key}]")
             return {}
@@ -351,7 +351,8 @@ def parse_migration(raw: Mapping[str, Any], path: Path) -> MigrationConfig:
     migration_bucket = MigrationBucketConfig(retention_days=retention or MigrationBucketConfig.retention_days)
 
     if source is not None and target is not None:
-        _check_migration_rules(reader, source, target)
+        network_given = isinstance(raw.get("target"), dict) and "network" in raw["target"]
+        _check_migration_rules(reader, source, target, network_given=network_given)
     if reader.problems or source is None or target is None:
         raise MigrationFileError(path, reader.problems)
     return MigrationConfig(name=name, path=path, source=source, target=target, migration_bucket=migration_bucket)
@@ -565,13 +566,13 @@ def _check_ranges(reader: _Reader, target: TargetConfig) -> None:
         if low is not None and high is not None and low > high:
             reader.problem(f"target.{low_key}", f"{low} is more than target.{high_key} = {high}; min must be <= max")
     if target.environment_class == "mw1.micro":
-        for key in ("max_workers", "schedulers", "max_webservers"):
+        for key in ("min_workers", "max_workers", "schedulers", "min_webservers", "max_webservers"):
             value = getattr(target, key)
             if value is not None and value > 1:
                 reader.problem(f"target.{key}", f"mw1.micro runs exactly 1; got {value}")
 
 
-def _check_migration_rules(reader: _Reader, source: SourceConfig, target: TargetConfig) -> None:
+def _check_migration_rules(reader: _Reader, source: SourceConfig, target: TargetConfig, *, network_given: bool) -> None:
     if source.kind == "mwaa" and source.region is None and source.environment_name == target.environment_name:
         reader.problem(
             "target.environment_name",
@@ -579,7 +580,7 @@ def _check_migration_rules(reader: _Reader, source: SourceConfig, target: Target
             "so pick a new name (such as the old name with a version suffix)",
         )
     if source.kind == "self-managed":
-        if target.network is None:
+        if not network_given:
             reader.problem(
                 "target.network",
                 "required for a self-managed source (there is no MWAA environment to copy it from): "
@@ -590,9 +591,10 @@ def _check_migration_rules(reader: _Reader, source: SourceConfig, target: Target
             and target.airflow_version
             and version_key(target.airflow_version) < version_key(source.airflow_version)
         ):
+            newer = [v for v in MWAA_TARGET_VERSIONS if version_key(v) >= version_key(source.airflow_version)]
             reader.problem(
                 "target.airflow_version",
                 f"{target.airflow_version} is older than the source's {source.airflow_version}; Airflow's metadata "
-                "can't be moved to an older version. Pick one of: "
-                + ", ".join(v for v in MWAA_TARGET_VERSIONS if version_key(v) >= version_key(source.airflow_version)),
+                "can't be moved to an older version. "
+                + (f"Pick one of: {', '.join(newer)}" if newer else "MWAA offers no version that new yet"),
             )

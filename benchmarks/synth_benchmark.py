@@ -1,0 +1,74 @@
+"""Synth-time benchmark (run with `make benchmark`; not a test): each case is a fresh process, as with the CLI.
+
+Prints the median wall time of each case and the two ratios the project budgets:
+example migration / one-bucket app (<= 1.3) and 20 migrations / 1 migration (<= 2.0).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNS = 3
+
+ONE_BUCKET_APP = """
+from aws_cdk import App, Stack
+from aws_cdk import aws_s3 as s3
+app = App()
+s3.Bucket(Stack(app, "OneBucket"), "Bucket")
+app.synth()
+"""
+
+MIGRATIONS_APP = """
+import sys
+from pathlib import Path
+from aws_cdk import App
+from mwaa_migration.config import load_migration
+from stacks.migration_app import add_migration_stacks, add_security_checks, cdk_json_context
+app = App(context=cdk_json_context())
+add_migration_stacks(app, [load_migration(Path(p)) for p in sys.argv[1:]])
+add_security_checks(app)
+app.synth()
+"""
+
+
+def timed(program: str, *args: str) -> float:
+    samples = []
+    for _ in range(RUNS):
+        with tempfile.TemporaryDirectory() as outdir:
+            env = {**os.environ, "CDK_OUTDIR": outdir, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", program, *args], cwd=REPO_ROOT, env=env, check=True)  # noqa: S603
+            samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def copies_of_example(folder: Path, count: int) -> list[str]:
+    text = (REPO_ROOT / "migrations" / "example.toml").read_text()
+    paths = []
+    for index in range(count):
+        path = folder / f"bench{index:02d}.toml"
+        path.write_text(text.replace('environment_name = "analytics-v3"', f'environment_name = "analytics-v3-{index}"'))
+        paths.append(str(path))
+    return paths
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        twenty = copies_of_example(Path(folder), 20)
+        one_bucket = timed(ONE_BUCKET_APP)
+        example = timed(MIGRATIONS_APP, str(REPO_ROOT / "migrations" / "example.toml"))
+        many = timed(MIGRATIONS_APP, *twenty)
+    print(f"one-bucket app synth:      {one_bucket:6.2f} s")
+    print(f"example migration synth:   {example:6.2f} s  ratio {example / one_bucket:.2f} (budget 1.3)")
+    print(f"20 migrations synth:       {many:6.2f} s  ratio {many / example:.2f} (budget 2.0)")
+
+
+if __name__ == "__main__":
+    main()
