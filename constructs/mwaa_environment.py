@@ -10,15 +10,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_mwaa as mwaa
 
 from constructs import Construct, IDependable
-
-# The migration file's module names and the resource's property names, in the resource's order.
-LOG_MODULE_PROPERTIES = {
-    "dag_processing": "DagProcessingLogs",
-    "scheduler": "SchedulerLogs",
-    "task": "TaskLogs",
-    "webserver": "WebserverLogs",
-    "worker": "WorkerLogs",
-}
+from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,13 +15,13 @@ from constructs.execution_role import MwaaExecutionRole
 from constructs.migration_bucket import ACCESS_LOGS_NO_REPLICATION, ACCESS_LOGS_SSE_S3, migration_bucket_name
 from constructs.migration_read_access import MigrationReadAccess
 from constructs.mwaa_environment import (
-    LOG_MODULE_PROPERTIES,
     EnvironmentSettings,
     ModuleLogging,
     MwaaEnvironment,
 )
 from constructs.secure_bucket import SecureBucket
 from constructs.settings_clone import SourceSettingsClone
+from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
 from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
 
 # MWAA's documented defaults, used where nothing is cloned (a self-managed source) and the file is silent.
@@ -39,7 +39,6 @@ MWAA_DEFAULTS: dict[str, Any] = {
 MICRO_DEFAULTS = {"max_workers": 1, "schedulers": 1, "min_webservers": 1, "max_webservers": 1}
 # The console's default: task logs at INFO, the other modules off.
 DEFAULT_LOGGING = {"task": "INFO"}
-MARKER_TAG = "mwaa-migration"
 
 
 class NewEnvironmentStack(Stack):
@@ -144,46 +143,6 @@ class NewEnvironmentStack(Stack):
         CfnOutput(self, "WebserverUrl", value=environment.attr_webserver_url, description="Airflow UI host")
 
 
-def _marker_tags(target: TargetConfig, migration_name: str) -> dict[str, str]:
-    # Always at least one tag, so the merged map is never empty, and the environment says where it came from.
-    return {MARKER_TAG: migration_name, **target.tags}
-
-
-def clone_overrides(target: TargetConfig, migration_name: str) -> dict[str, Any]:
-    """What the file sets, in CreateEnvironment field names, for the clone to merge over the source's settings."""
-    scalar_fields = {
-        "EnvironmentClass": target.environment_class,
-        "MinWorkers": target.min_workers,
-        "MaxWorkers": target.max_workers,
-        "Schedulers": target.schedulers,
-        "MinWebservers": target.min_webservers,
-        "MaxWebservers": target.max_webservers,
-        "WebserverAccessMode": target.webserver_access_mode,
-        "WeeklyMaintenanceWindowStart": target.weekly_maintenance_window_start,
-        "EndpointManagement": target.endpoint_management,
-    }
-    overrides: dict[str, Any] = {key: value for key, value in scalar_fields.items() if value is not None}
-    if target.network is not None:
-        network: dict[str, list[str]] = {"SubnetIds": list(target.network.subnet_ids)}
-        if target.network.security_group_ids:
-            network["SecurityGroupIds"] = list(target.network.security_group_ids)
-        overrides["NetworkConfiguration"] = network
-    if target.logging:
-        overrides["LoggingConfiguration"] = {
-            LOG_MODULE_PROPERTIES[module]: _module_logging_override(level) for module, level in target.logging.items()
-        }
-    if target.airflow_configuration_options:
-        overrides["AirflowConfigurationOptions"] = dict(target.airflow_configuration_options)
-    overrides["Tags"] = _marker_tags(target, migration_name)
-    return overrides
-
-
-def _module_logging_override(setting: str) -> dict[str, Any]:
-    if setting == "DISABLED":
-        return {"Enabled": False, "LogLevel": "INFO"}
-    return {"Enabled": True, "LogLevel": setting}
-
-
 def resolve_settings(
     target: TargetConfig,
     *,
@@ -223,12 +182,12 @@ def resolve_settings(
             logging[module] = ModuleLogging(enabled=clone.flag(f"{prop}Enabled"), level=clone.string(f"{prop}Level"))
             continue
         setting = setting or DEFAULT_LOGGING.get(module, "DISABLED")
-        override = _module_logging_override(setting)
+        override = module_logging(setting)
         logging[module] = ModuleLogging(enabled=override["Enabled"], level=override["LogLevel"])
 
     # Maps are merged by the clone (source's, translated, then the file's); without a clone, the file's alone.
     options: Any = clone.string("AirflowConfigurationOptions") if clone else dict(target.airflow_configuration_options)
-    tags: Any = clone.string("Tags") if clone else _marker_tags(target, migration_name)
+    tags: Any = clone.string("Tags") if clone else marker_tags(target, migration_name)
 
     return EnvironmentSettings(
         name=target.environment_name,
