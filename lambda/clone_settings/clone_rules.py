@@ -1,0 +1,768 @@
+"""Pure rules that turn a source MWAA environment into the new environment's settings.
+
+No AWS calls and no I/O: the clone Lambda and plan.py run exactly this code, so what a reviewer sees in a
+plan is what a deploy gives the new environment. Whatever can't become a valid setting raises CloneRefused
+with one line that says what to do; whatever is adapted on the way (defaults, clamps, translations) becomes
+a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+from config_translation import parse_version, translate_options
+
+
+class CloneRefused(Exception):  # noqa: N818 - the name is the contract plan.py and the stack code use
+    """The clone can't produce valid settings; str() is one line that says what to do."""
+
+
+# -----------------------------------------------------------------------------------------------------------
+# What MWAA accepts (CreateEnvironment in the MWAA API reference, and botocore's MWAA model)
+
+ENVIRONMENT_CLASSES: Final = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
+WEBSERVER_ACCESS_MODES: Final = ("PRIVATE_ONLY", "PUBLIC_ONLY", "PUBLIC_AND_PRIVATE")
+ENDPOINT_MANAGEMENT: Final = ("SERVICE", "CUSTOMER")
+LOG_LEVELS: Final = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_MODULES: Final = ("DagProcessingLogs", "SchedulerLogs", "TaskLogs", "WebserverLogs", "WorkerLogs")
+SIZING_FIELDS: Final = ("MinWorkers", "MaxWorkers", "Schedulers", "MinWebservers", "MaxWebservers")
+CHOICE_FIELDS: Final = ("WebserverAccessMode", "WeeklyMaintenanceWindowStart", "EndpointManagement")
+
+MAINTENANCE_WINDOW_RE: Final = re.compile(r"(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)")
+CONFIG_KEY_RE: Final = re.compile(r"[a-z]+([a-z0-9._]*[a-z0-9_]+)?")
+SUBNET_ID_RE: Final = re.compile(r"subnet-[a-zA-Z0-9\-._]+")
+SECURITY_GROUP_ID_RE: Final = re.compile(r"sg-[a-zA-Z0-9\-._]+")
+ENVIRONMENT_NAME_RE: Final = re.compile(r"[a-zA-Z][0-9a-zA-Z_-]{0,79}")
+REGION_RE: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+CONFIG_KEY_MAX: Final = 64
+CONFIG_VALUE_MAX: Final = 65536
+TAG_KEY_MAX: Final = 128
+TAG_VALUE_MAX: Final = 256
+MAX_TAGS: Final = 50
+MAX_SCHEDULERS: Final = 5
+MAX_WEBSERVERS: Final = 5
+# PUBLIC_AND_PRIVATE exists only from Airflow 3.2 (WebserverAccessMode in the MWAA API reference).
+PUBLIC_AND_PRIVATE_SINCE: Final = (3, 2, 0, 0)
+
+# Used when the source doesn't report a field. Sources: the MWAA API reference for CreateEnvironment
+# (Schedulers, MinWebservers and MaxWebservers default to 2, or 1 on mw1.micro; Airflow 1 runs 1 scheduler;
+# EnvironmentClass mw1.small); the Terraform aws_mwaa_environment docs for what the API applies when a field
+# is left out (MinWorkers 1, MaxWorkers 10, WebserverAccessMode PRIVATE_ONLY, task logs on at INFO and the
+# other modules off); mw1.micro runs one combined scheduler and worker, so its worker counts are 1.
+DEFAULT_ENVIRONMENT_CLASS: Final = "mw1.small"
+DEFAULT_CHOICES: Final = MappingProxyType({"WebserverAccessMode": "PRIVATE_ONLY", "EndpointManagement": "SERVICE"})
+DEFAULT_MAX_WORKERS: Final = 10
+DEFAULT_LOG_LEVEL: Final = "INFO"
+DEFAULT_LOGS_ENABLED: Final = frozenset({"TaskLogs"})
+# MWAA documents no fixed default window (it assigns one), so the clone picks one and says so.
+DEFAULT_MAINTENANCE_WINDOW: Final = "SUN:03:00"
+
+# Where each setting lives in the migration file, so a refusal can name the key to edit.
+FILE_KEYS: Final = MappingProxyType(
+    {
+        "EnvironmentClass": "target.environment_class",
+        "MinWorkers": "target.min_workers",
+        "MaxWorkers": "target.max_workers",
+        "Schedulers": "target.schedulers",
+        "MinWebservers": "target.min_webservers",
+        "MaxWebservers": "target.max_webservers",
+        "WebserverAccessMode": "target.webserver_access_mode",
+        "WeeklyMaintenanceWindowStart": "target.weekly_maintenance_window_start",
+        "EndpointManagement": "target.endpoint_management",
+        "SubnetIds": "target.network.subnet_ids",
+        "SecurityGroupIds": "target.network.security_group_ids",
+        "DagProcessingLogs": "target.logging.dag_processing",
+        "SchedulerLogs": "target.logging.scheduler",
+        "TaskLogs": "target.logging.task",
+        "WebserverLogs": "target.logging.webserver",
+        "WorkerLogs": "target.logging.worker",
+        "AirflowConfigurationOptions": "[target.airflow_configuration_options]",
+        "Tags": "[target.tags]",
+    }
+)
+
+# CloudFormation rejects a custom resource response body over this many bytes ("Custom resource response
+# objects", CloudFormation User Guide). The body carries Data, so every attribute spends this budget.
+CFN_RESPONSE_LIMIT: Final = 4096
+
+ATTRIBUTE_NAMES: Final = (
+    "EnvironmentClass",
+    *SIZING_FIELDS,
+    *CHOICE_FIELDS,
+    "SubnetIds",
+    "SecurityGroupIds",
+    *(f"{module}{suffix}" for module in LOG_MODULES for suffix in ("Enabled", "Level")),
+    "AirflowConfigurationOptions",
+    "Tags",
+)
+
+
+# -----------------------------------------------------------------------------------------------------------
+# The request: the custom resource's properties, which CloudFormation hands over as strings
+
+
+@dataclass(frozen=True)
+class CloneRequest:
+    source_environment_name: str
+    source_region: str
+    target_environment_name: str
+    target_region: str
+    target_airflow_version: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_properties(cls, props: Mapping[str, Any]) -> CloneRequest:
+        """Parse ResourceProperties; keys other than the contract's (ServiceToken, say) are ignored."""
+        version = _property(props, "TargetAirflowVersion", None)
+        try:
+            parse_version(version)
+        except ValueError:
+            raise CloneRefused(
+                f"TargetAirflowVersion {version!r} is not a version such as 2.10.3; check target.airflow_version"
+            ) from None
+        return cls(
+            source_environment_name=_property(props, "SourceEnvironmentName", ENVIRONMENT_NAME_RE),
+            source_region=_property(props, "SourceRegion", REGION_RE),
+            target_environment_name=_property(props, "TargetEnvironmentName", ENVIRONMENT_NAME_RE),
+            target_region=_property(props, "TargetRegion", REGION_RE),
+            target_airflow_version=version,
+            overrides=MappingProxyType(parse_overrides(props.get("Overrides", "{}"))),
+        )
+
+
+def _property(props: Mapping[str, Any], key: str, pattern: re.Pattern[str] | None) -> str:
+    value = props.get(key)
+    if not isinstance(value, str) or not value:
+        raise CloneRefused(f"the custom resource property {key} is missing or empty; the stack must set it")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise CloneRefused(f"the custom resource property {key} = {value!r} is not valid; check the migration file")
+    return value
+
+
+def parse_overrides(raw: object) -> dict[str, Any]:
+    """The Overrides property (a JSON string or a parsed mapping) as typed values, or CloneRefused."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as error:
+            raise CloneRefused(f"the Overrides property is not valid JSON ({error}); the stack must fix it") from None
+    if not isinstance(raw, Mapping):
+        raise CloneRefused("the Overrides property must be a JSON object; the stack must fix it")
+    overrides: dict[str, Any] = {}
+    for key, value in raw.items():
+        parser = _OVERRIDE_PARSERS.get(key)
+        if parser is None:
+            raise CloneRefused(
+                f"the Overrides property has an unknown field {key!r}; allowed: {', '.join(_OVERRIDE_PARSERS)}"
+            )
+        overrides[key] = parser(key, value)
+    return overrides
+
+
+def _override_int(key: str, value: object) -> int:
+    # CloudFormation stringifies numbers inside properties, so "5" is as good as 5.
+    if isinstance(value, str) and value.isdecimal():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise CloneRefused(f"{FILE_KEYS[key]} must be a whole number, got {value!r}")
+
+
+def _override_bool(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise CloneRefused(f"{key} must be true or false, got {value!r}; the stack must fix it")
+
+
+def _override_str(key: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise CloneRefused(f"{FILE_KEYS[key]} must be a string, got {value!r}")
+    return value
+
+
+_ALLOWED_CHOICES: Final = MappingProxyType(
+    {
+        "EnvironmentClass": ENVIRONMENT_CLASSES,
+        "WebserverAccessMode": WEBSERVER_ACCESS_MODES,
+        "EndpointManagement": ENDPOINT_MANAGEMENT,
+    }
+)
+
+
+def _override_choice(key: str, value: object) -> str:
+    text = _override_str(key, value)
+    allowed = _ALLOWED_CHOICES.get(key)
+    if allowed is not None and text not in allowed:
+        raise CloneRefused(f"{FILE_KEYS[key]} = {text!r} is not allowed; use one of: {', '.join(allowed)}")
+    if key == "WeeklyMaintenanceWindowStart" and not MAINTENANCE_WINDOW_RE.fullmatch(text):
+        raise CloneRefused(
+            f"{FILE_KEYS[key]} = {text!r} is not valid; use DAY:HH:MM in UTC, MM 00 or 30, such as SUN:03:30"
+        )
+    return text
+
+
+def _override_network(key: str, value: object) -> dict[str, list[str]]:
+    if not isinstance(value, Mapping) or not set(value) <= {"SubnetIds", "SecurityGroupIds"}:
+        raise CloneRefused("the NetworkConfiguration override may hold only SubnetIds and SecurityGroupIds")
+    network: dict[str, list[str]] = {}
+    for name, ids in value.items():
+        if not isinstance(ids, list) or not all(isinstance(item, str) for item in ids):
+            raise CloneRefused(f"{FILE_KEYS[name]} must be a list of strings")
+        network[name] = list(ids)
+    return network
+
+
+def _override_logging(key: str, value: object) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, Mapping) or not set(value) <= set(LOG_MODULES):
+        raise CloneRefused(f"the LoggingConfiguration override may hold only {', '.join(LOG_MODULES)}")
+    logging: dict[str, dict[str, Any]] = {}
+    for module, settings in value.items():
+        if not isinstance(settings, Mapping) or not set(settings) <= {"Enabled", "LogLevel"}:
+            raise CloneRefused(f"{FILE_KEYS[module]}: the override may hold only Enabled and LogLevel")
+        parsed: dict[str, Any] = {}
+        if "Enabled" in settings:
+            parsed["Enabled"] = _override_bool(f"{module}.Enabled", settings["Enabled"])
+        if "LogLevel" in settings:
+            level = settings["LogLevel"]
+            if level not in LOG_LEVELS:
+                raise CloneRefused(
+                    f"{FILE_KEYS[module]} = {level!r} is not allowed; use DISABLED or one of: {', '.join(LOG_LEVELS)}"
+                )
+            parsed["LogLevel"] = level
+        logging[module] = parsed
+    return logging
+
+
+def _override_options(key: str, value: object) -> dict[str, str]:
+    options = _override_string_map(key, value)
+    for name, text in options.items():
+        problem = option_problem(name, text)
+        if problem:
+            raise CloneRefused(f'{FILE_KEYS[key]} "{name}": {problem}')
+    return options
+
+
+def _override_tags(key: str, value: object) -> dict[str, str]:
+    tags = _override_string_map(key, value)
+    for name, text in tags.items():
+        if name.lower().startswith("aws:"):
+            raise CloneRefused(f'{FILE_KEYS[key]} "{name}": keys starting with aws: are reserved by AWS; rename it')
+        problem = tag_problem(name, text)
+        if problem:
+            raise CloneRefused(f'{FILE_KEYS[key]} "{name}": {problem}')
+    return tags
+
+
+def _override_string_map(key: str, value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise CloneRefused(f"{FILE_KEYS[key]} must map strings to strings")
+    return dict(value)
+
+
+_OVERRIDE_PARSERS: Final[Mapping[str, Callable[[str, object], object]]] = MappingProxyType(
+    {
+        "EnvironmentClass": _override_choice,
+        **dict.fromkeys(SIZING_FIELDS, _override_int),
+        **dict.fromkeys(CHOICE_FIELDS, _override_choice),
+        "NetworkConfiguration": _override_network,
+        "LoggingConfiguration": _override_logging,
+        "AirflowConfigurationOptions": _override_options,
+        "Tags": _override_tags,
+    }
+)
+
+
+# -----------------------------------------------------------------------------------------------------------
+# The clone
+
+
+@dataclass(frozen=True)
+class CloneResult:
+    settings: dict[str, Any]
+    warnings: list[str]
+
+
+def physical_resource_id(request: CloneRequest) -> str:
+    """Stable for one source: an Update that keeps the source is an update in place, not a replacement."""
+    return f"clone-settings/{request.source_region}/{request.source_environment_name}"
+
+
+def clone_settings(environment: Mapping[str, Any], request: CloneRequest) -> CloneResult:
+    """The new environment's settings from GetEnvironment()['Environment'], translated, overrides on top."""
+    source_version, target_version = _check_source(environment, request)
+    overrides = request.overrides
+    warnings: list[str] = []
+
+    environment_class = _environment_class(environment, overrides, warnings)
+    where = f"{environment_class} on Airflow {request.target_airflow_version}"
+    bounds = _sizing_bounds(environment_class, target_version)
+    settings: dict[str, Any] = {"EnvironmentClass": environment_class}
+    settings.update(_sizing(environment, overrides, bounds, where, warnings))
+    for name in ("WebserverAccessMode", "EndpointManagement"):
+        settings[name] = _choice(environment, overrides, name, warnings)
+    _check_access_mode(settings["WebserverAccessMode"], request, target_version)
+    settings["WeeklyMaintenanceWindowStart"] = _maintenance_window(environment, overrides, warnings)
+    settings["NetworkConfiguration"] = _network(environment, overrides, request, warnings)
+    settings["LoggingConfiguration"] = _logging(environment, overrides, warnings)
+    settings["AirflowConfigurationOptions"] = _options(environment, overrides, source_version, request, warnings)
+    tags = _tags(environment, overrides, warnings)
+    if tags:  # MWAA's TagMap needs at least one entry: no tags means leaving the field out
+        settings["Tags"] = tags
+    return CloneResult(settings=settings, warnings=warnings)
+
+
+def _check_source(environment: Mapping[str, Any], request: CloneRequest) -> tuple[str, tuple[int, ...]]:
+    """Refuse what no override can fix; return the source's Airflow version and the target's, parsed."""
+    name, region = request.source_environment_name, request.source_region
+    if request.target_environment_name == name and request.target_region == region:
+        raise CloneRefused(
+            f"target.environment_name {name!r} is the source's name in {region} and MWAA names are unique "
+            "per region; pick a new name, such as the old one with a version suffix"
+        )
+    status = environment.get("Status")
+    if status != "AVAILABLE":
+        raise CloneRefused(
+            f"the source environment {name!r} is {status or 'in an unknown state'}, not AVAILABLE; "
+            "deploy again when `aws mwaa get-environment` reports AVAILABLE"
+        )
+    version = environment.get("AirflowVersion")
+    source = _comparable_version(version)
+    if not isinstance(version, str) or source is None:
+        raise CloneRefused(
+            f"the source environment {name!r} reports no usable AirflowVersion ({version!r}); "
+            "check source.environment_name and source.region"
+        )
+    target = _comparable_version(request.target_airflow_version)
+    if target is None:
+        raise CloneRefused(f"target.airflow_version {request.target_airflow_version!r} is not a version like 2.10.3")
+    if target < source:
+        raise CloneRefused(
+            f"target.airflow_version {request.target_airflow_version} is older than the source's {version}: "
+            "MWAA can't downgrade and Airflow's metadata database can't move to an older schema, "
+            f"so pick {version} or newer"
+        )
+    return version, target
+
+
+def _comparable_version(version: object) -> tuple[int, ...] | None:
+    if not isinstance(version, str):
+        return None
+    try:
+        parsed = parse_version(version)
+    except ValueError:
+        return None
+    return parsed + (0,) * (4 - len(parsed))  # so 2.10 and 2.10.0 compare equal
+
+
+# --- class, counts and choices -------------------------------------------------------------------------------
+
+
+def _environment_class(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]) -> str:
+    if "EnvironmentClass" in overrides:
+        return str(overrides["EnvironmentClass"])
+    value = environment.get("EnvironmentClass")
+    if value is None:
+        warnings.append(f"The source reports no EnvironmentClass; using {DEFAULT_ENVIRONMENT_CLASS}, MWAA's default.")
+        return DEFAULT_ENVIRONMENT_CLASS
+    if value not in ENVIRONMENT_CLASSES:
+        raise CloneRefused(
+            f"the source's EnvironmentClass {value!r} is not one of {', '.join(ENVIRONMENT_CLASSES)}; "
+            f"set {FILE_KEYS['EnvironmentClass']} in the migration file"
+        )
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    low: int
+    high: int | None  # None: no documented upper limit (the worker maximum is a service quota)
+
+
+def _sizing_bounds(environment_class: str, target_version: tuple[int, ...]) -> dict[str, _Bounds]:
+    micro = environment_class == "mw1.micro"
+    workers = _Bounds(1, 1 if micro else None)
+    schedulers = _Bounds(1, 1) if micro or target_version[0] < 2 else _Bounds(2, MAX_SCHEDULERS)
+    webservers = _Bounds(1, 1) if micro else _Bounds(2, MAX_WEBSERVERS)
+    return {
+        "MinWorkers": workers,
+        "MaxWorkers": workers,
+        "Schedulers": schedulers,
+        "MinWebservers": webservers,
+        "MaxWebservers": webservers,
+    }
+
+
+def _sizing_defaults(bounds: Mapping[str, _Bounds]) -> dict[str, int]:
+    # MWAA's default is each count's lower bound, except MaxWorkers: 10, or 1 where that's the ceiling.
+    defaults = {name: bounds[name].low for name in SIZING_FIELDS}
+    defaults["MaxWorkers"] = min(DEFAULT_MAX_WORKERS, bounds["MaxWorkers"].high or DEFAULT_MAX_WORKERS)
+    return defaults
+
+
+def _sizing(
+    environment: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    bounds: Mapping[str, _Bounds],
+    where: str,
+    warnings: list[str],
+) -> dict[str, int]:
+    """Worker, scheduler and web server counts that MWAA accepts for the target class and version.
+
+    A count the migration file sets is the user's decision, so it's refused if invalid. A cloned count was
+    valid for the source, so it's moved into the target's range with a warning (a 1.10 source's single
+    scheduler, say).
+    """
+    defaults = _sizing_defaults(bounds)
+    values: dict[str, int] = {}
+    for name in SIZING_FIELDS:
+        if name in overrides:
+            values[name] = _check_override_bounds(name, overrides[name], bounds[name], where)
+            continue
+        value = environment.get(name)
+        if value is None:
+            values[name] = defaults[name]
+            warnings.append(f"The source reports no {name}; using {defaults[name]}, MWAA's default for {where}.")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise CloneRefused(
+                f"the source's {name} {value!r} is not a whole number; set {FILE_KEYS[name]} in the migration file"
+            )
+        values[name] = _clamp(name, value, bounds[name], where, warnings)
+    for low, high in (("MinWorkers", "MaxWorkers"), ("MinWebservers", "MaxWebservers")):
+        _order_pair(low, high, values, overrides, warnings)
+    return values
+
+
+def _check_override_bounds(name: str, value: int, bounds: _Bounds, where: str) -> int:
+    if value >= bounds.low and (bounds.high is None or value <= bounds.high):
+        return value
+    if bounds.high is None:
+        accepted = f"at least {bounds.low}"
+    elif bounds.high == bounds.low:
+        accepted = f"exactly {bounds.low}"
+    else:
+        accepted = f"{bounds.low} to {bounds.high}"
+    raise CloneRefused(f"{FILE_KEYS[name]} = {value} is not valid for {where}; MWAA accepts {accepted}")
+
+
+def _clamp(name: str, value: int, bounds: _Bounds, where: str, warnings: list[str]) -> int:
+    clamped = max(value, bounds.low)
+    if bounds.high is not None:
+        clamped = min(clamped, bounds.high)
+    if clamped != value:
+        warnings.append(
+            f"The source's {name} is {value}, which {where} doesn't accept; using {clamped}. "
+            f"Set {FILE_KEYS[name]} in the migration file to choose another value."
+        )
+    return clamped
+
+
+def _order_pair(low: str, high: str, values: dict[str, int], overrides: Mapping[str, Any], warnings: list[str]) -> None:
+    if values[low] <= values[high]:
+        return
+    if low in overrides and high in overrides:
+        raise CloneRefused(
+            f"{FILE_KEYS[low]} = {values[low]} is more than {FILE_KEYS[high]} = {values[high]}; min must be <= max"
+        )
+    # Keep what the migration file chose and move the other one to meet it.
+    if high in overrides:
+        warnings.append(f"Lowered {low} from {values[low]} to {values[high]} to fit {FILE_KEYS[high]}.")
+        values[low] = values[high]
+    else:
+        warnings.append(f"Raised {high} from {values[high]} to {values[low]} so it isn't below {low}.")
+        values[high] = values[low]
+
+
+def _choice(environment: Mapping[str, Any], overrides: Mapping[str, Any], name: str, warnings: list[str]) -> str:
+    if name in overrides:
+        return str(overrides[name])
+    value = environment.get(name)
+    if value is None:
+        warnings.append(f"The source reports no {name}; using {DEFAULT_CHOICES[name]}, MWAA's default.")
+        return DEFAULT_CHOICES[name]
+    allowed = _ALLOWED_CHOICES[name]
+    if value not in allowed:
+        raise CloneRefused(
+            f"the source's {name} {value!r} is not one of {', '.join(allowed)}; "
+            f"set {FILE_KEYS[name]} in the migration file"
+        )
+    return str(value)
+
+
+def _check_access_mode(mode: str, request: CloneRequest, target_version: tuple[int, ...]) -> None:
+    if mode == "PUBLIC_AND_PRIVATE" and target_version < PUBLIC_AND_PRIVATE_SINCE:
+        raise CloneRefused(
+            f"WebserverAccessMode PUBLIC_AND_PRIVATE needs Airflow 3.2 or later and the target is "
+            f"{request.target_airflow_version}; set {FILE_KEYS['WebserverAccessMode']} to PRIVATE_ONLY or PUBLIC_ONLY"
+        )
+
+
+def _maintenance_window(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]) -> str:
+    if "WeeklyMaintenanceWindowStart" in overrides:
+        return str(overrides["WeeklyMaintenanceWindowStart"])
+    value = environment.get("WeeklyMaintenanceWindowStart")
+    if isinstance(value, str) and MAINTENANCE_WINDOW_RE.fullmatch(value):
+        return value
+    reason = "reports no WeeklyMaintenanceWindowStart" if value is None else f"has an unusable window {value!r}"
+    warnings.append(
+        f"The source {reason}; using {DEFAULT_MAINTENANCE_WINDOW} (UTC). "
+        f"Set {FILE_KEYS['WeeklyMaintenanceWindowStart']} in the migration file to choose another."
+    )
+    return DEFAULT_MAINTENANCE_WINDOW
+
+
+# --- network and logging -------------------------------------------------------------------------------------
+
+
+def _network(
+    environment: Mapping[str, Any], overrides: Mapping[str, Any], request: CloneRequest, warnings: list[str]
+) -> dict[str, list[str]]:
+    chosen: Mapping[str, Any] = overrides.get("NetworkConfiguration", {})
+    source = environment.get("NetworkConfiguration")
+    source_network: Mapping[str, Any] = source if isinstance(source, Mapping) else {}
+    moved = request.target_region != request.source_region
+    network: dict[str, list[str]] = {}
+    for name, pattern, low, high in (
+        ("SubnetIds", SUBNET_ID_RE, 2, 2),
+        ("SecurityGroupIds", SECURITY_GROUP_ID_RE, 1, 5),
+    ):
+        key = FILE_KEYS[name]
+        if name in chosen:
+            ids, origin = list(chosen[name]), key
+        elif moved and name == "SubnetIds":
+            # Subnets belong to one region's VPC: the old ones can't host the new environment.
+            raise CloneRefused(
+                f"the source's subnets are in {request.source_region} and the target is in "
+                f"{request.target_region}; set {key} (and security_group_ids) in the migration file"
+            )
+        else:
+            ids, origin = _id_list(source_network.get(name)), f"the source's {name}"
+            if not ids:
+                raise CloneRefused(f"the source reports no {name}; set {key} in the migration file")
+            if moved:
+                warnings.append(
+                    f"The source's security groups are in {request.source_region}, not {request.target_region}; "
+                    f"set {key} in the migration file unless the stack creates one."
+                )
+        _check_ids(ids, pattern, (low, high), origin, key)
+        network[name] = ids
+    return network
+
+
+def _id_list(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _check_ids(ids: list[str], pattern: re.Pattern[str], count: tuple[int, int], origin: str, key: str) -> None:
+    low, high = count
+    needed = f"exactly {low}" if low == high else f"{low} to {high}"
+    if not low <= len(ids) <= high:
+        raise CloneRefused(f"{origin} lists {len(ids)} IDs and MWAA needs {needed}; set {key} in the migration file")
+    bad = [item for item in ids if len(item) > 1024 or not pattern.fullmatch(item)]
+    if bad:
+        raise CloneRefused(
+            f"{origin} has IDs MWAA won't accept ({', '.join(map(repr, bad))}); set {key} in the migration file"
+        )
+    if len(set(ids)) != len(ids):
+        raise CloneRefused(f"{origin} repeats an ID; set {key} in the migration file to {needed} different IDs")
+
+
+def _logging(
+    environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Enabled and LogLevel per module; the log group ARNs are the old environment's, MWAA makes new ones."""
+    source = environment.get("LoggingConfiguration")
+    source_logging: Mapping[str, Any] = source if isinstance(source, Mapping) else {}
+    chosen: Mapping[str, Mapping[str, Any]] = overrides.get("LoggingConfiguration", {})
+    logging: dict[str, dict[str, Any]] = {}
+    for module in LOG_MODULES:
+        cloned = source_logging.get(module)
+        module_source: Mapping[str, Any] = cloned if isinstance(cloned, Mapping) else {}
+        module_override = chosen.get(module, {})
+        enabled = module_override.get("Enabled", module_source.get("Enabled"))
+        level = module_override.get("LogLevel", module_source.get("LogLevel"))
+        if not isinstance(enabled, bool) or level not in LOG_LEVELS:
+            enabled = enabled if isinstance(enabled, bool) else module in DEFAULT_LOGS_ENABLED
+            level = level if level in LOG_LEVELS else DEFAULT_LOG_LEVEL
+            state = f"on at {level}" if enabled else f"off (level {level})"
+            warnings.append(f"The source's {module} setting is incomplete; using {state}, MWAA's default.")
+        logging[module] = {"Enabled": enabled, "LogLevel": level}
+    return logging
+
+
+# --- configuration options and tags --------------------------------------------------------------------------
+
+
+def option_problem(key: str, value: str) -> str | None:
+    """Why MWAA would reject this configuration option, or None. Never quotes the value: it may be secret."""
+    if len(key) > CONFIG_KEY_MAX or not CONFIG_KEY_RE.fullmatch(key):
+        return f"the key must be lowercase section.option, at most {CONFIG_KEY_MAX} characters"
+    if not 1 <= len(value) <= CONFIG_VALUE_MAX or not all(" " <= ch <= "~" for ch in value):
+        return f"the value must be 1 to {CONFIG_VALUE_MAX} printable ASCII characters"
+    return None
+
+
+def _options(
+    environment: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    source_version: str,
+    request: CloneRequest,
+    warnings: list[str],
+) -> dict[str, str]:
+    raw = environment.get("AirflowConfigurationOptions")
+    source: Mapping[Any, Any] = raw if isinstance(raw, Mapping) else {}
+    usable = {key: value for key, value in source.items() if isinstance(key, str) and isinstance(value, str)}
+    try:
+        translated = translate_options(usable, source_version, request.target_airflow_version)
+    except ValueError as error:
+        raise CloneRefused(f"the source's options can't be translated: {_one_line(str(error))}") from None
+    warnings.extend(translated.warnings)
+    cloned: dict[str, str] = {}
+    for key, value in sorted(translated.options.items()):
+        problem = option_problem(key, value)
+        if problem:
+            warnings.append(
+                f"Dropped the source's option {key[:80]!r}: {problem}. "
+                f"Set it in {FILE_KEYS['AirflowConfigurationOptions']} if the new environment needs it."
+            )
+            continue
+        cloned[key] = value
+    return {**cloned, **overrides.get("AirflowConfigurationOptions", {})}
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """Why MWAA would reject this tag, or None (TagKey and TagValue in the MWAA API reference)."""
+    if not 1 <= len(key) <= TAG_KEY_MAX or not _is_tag_text(key):
+        return f"the key must be 1 to {TAG_KEY_MAX} letters, digits, spaces or _ . : / = + - @"
+    if not 1 <= len(value) <= TAG_VALUE_MAX or not _is_tag_text(value):
+        return f"the value must be 1 to {TAG_VALUE_MAX} letters, digits, spaces or _ . : / = + - @"
+    return None
+
+
+_TAG_PUNCTUATION: Final = frozenset("_.:/=+-@")
+
+
+def _is_tag_text(text: str) -> bool:
+    # The API's pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]*: Unicode letters, separators, numbers and that punctuation.
+    return all(ch in _TAG_PUNCTUATION or unicodedata.category(ch)[0] in "LZN" for ch in text)
+
+
+def _tags(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]) -> dict[str, str]:
+    raw = environment.get("Tags")
+    source: Mapping[Any, Any] = raw if isinstance(raw, Mapping) else {}
+    cloned: dict[str, str] = {}
+    for key, value in sorted(source.items(), key=lambda item: str(item[0])):
+        # aws: tags belong to whoever set them (CloudFormation tags the new environment itself).
+        if not isinstance(key, str) or key.lower().startswith("aws:"):
+            continue
+        problem = tag_problem(key, value) if isinstance(value, str) else "the value is not a string"
+        if problem:
+            warnings.append(
+                f"Dropped the source's tag {key[:80]!r}: {problem}. Set it in {FILE_KEYS['Tags']} if needed."
+            )
+            continue
+        cloned[key] = value
+    merged: dict[str, str] = {**cloned, **overrides.get("Tags", {})}
+    if len(merged) > MAX_TAGS:
+        raise CloneRefused(
+            f"the source's tags and {FILE_KEYS['Tags']} add up to {len(merged)} and MWAA allows {MAX_TAGS}; "
+            "remove tags on the source environment or from the migration file"
+        )
+    return merged
+
+
+# -----------------------------------------------------------------------------------------------------------
+# Attributes: what the AWS::MWAA::Environment reads with Fn::GetAtt
+
+
+def _compact_json(value: Mapping[str, str]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_attributes(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Every attribute as a string: lists comma-joined (for Fn::Split), maps as compact JSON, true/false."""
+    attributes = {name: str(settings[name]) for name in ("EnvironmentClass", *SIZING_FIELDS, *CHOICE_FIELDS)}
+    network = settings["NetworkConfiguration"]
+    attributes["SubnetIds"] = ",".join(network["SubnetIds"])
+    attributes["SecurityGroupIds"] = ",".join(network["SecurityGroupIds"])
+    for module in LOG_MODULES:
+        module_logging = settings["LoggingConfiguration"][module]
+        attributes[f"{module}Enabled"] = "true" if module_logging["Enabled"] else "false"
+        attributes[f"{module}Level"] = str(module_logging["LogLevel"])
+    attributes["AirflowConfigurationOptions"] = _compact_json(settings["AirflowConfigurationOptions"])
+    attributes["Tags"] = _compact_json(settings.get("Tags", {}))
+    return {name: attributes[name] for name in ATTRIBUTE_NAMES}
+
+
+# Stand-ins for the request fields the response echoes, sized for a long stack name and logical ID, so plan.py
+# can check the budget before any stack exists. The Lambda measures with the real ones.
+PLACEHOLDER_STACK_ID: Final = (
+    "arn:aws:cloudformation:ap-southeast-2:111122223333:stack/" + "s" * 128 + "/00000000-0000-0000-0000-000000000000"
+)
+PLACEHOLDER_REQUEST_ID: Final = "00000000-0000-0000-0000-000000000000"
+PLACEHOLDER_LOGICAL_ID: Final = "L" * 96
+
+
+def response_body(
+    data: Mapping[str, str],
+    *,
+    physical_id: str,
+    stack_id: str = PLACEHOLDER_STACK_ID,
+    request_id: str = PLACEHOLDER_REQUEST_ID,
+    logical_id: str = PLACEHOLDER_LOGICAL_ID,
+) -> dict[str, Any]:
+    """The body aws-cdk's Provider framework PUTs to CloudFormation on success (its submitResponse)."""
+    return {
+        "Status": "SUCCESS",
+        "Reason": "SUCCESS",
+        "StackId": stack_id,
+        "RequestId": request_id,
+        "PhysicalResourceId": physical_id,
+        "LogicalResourceId": logical_id,
+        "NoEcho": True,
+        "Data": dict(data),
+    }
+
+
+def encoded_size(body: object) -> int:
+    """Bytes on the wire, as JavaScript's JSON.stringify writes them (compact, UTF-8)."""
+    return len(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def check_response_size(settings: Mapping[str, Any], body: Mapping[str, Any]) -> int:
+    """The body's size in bytes, or CloneRefused naming the options and tags that use most of the budget."""
+    size = encoded_size(body)
+    if size <= CFN_RESPONSE_LIMIT:
+        return size
+    entries = [
+        *((f"option {key}", key, value) for key, value in settings["AirflowConfigurationOptions"].items()),
+        *((f"tag {key}", key, value) for key, value in settings.get("Tags", {}).items()),
+    ]
+    largest = sorted(((_entry_cost(key, value), label) for label, key, value in entries), reverse=True)
+    named = ", ".join(f"{label} ({cost} bytes)" for cost, label in largest[:3]) or "none"
+    # Moving an option into the migration file doesn't help: it is merged into the same attribute.
+    raise CloneRefused(
+        f"the clone's response is {size} bytes, over CloudFormation's {CFN_RESPONSE_LIMIT}-byte limit for a "
+        "custom resource, and it carries every option and tag, cloned or from the migration file; the largest "
+        f"are {named}: remove or shorten them on the source environment (keep long values such as connection "
+        "strings in AWS Secrets Manager behind the secrets backend) or give them shorter values in the "
+        "migration file, then deploy again"
+    )
+
+
+def _entry_cost(key: str, value: str) -> int:
+    # `"key":"value",` inside the attribute's JSON, escaped once more inside the response body.
+    entry = _compact_json({key: value})[1:-1] + ","
+    return encoded_size(entry) - 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
