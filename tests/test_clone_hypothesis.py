@@ -27,9 +27,8 @@ MODEL = botocore.session.get_session().get_service_model("mwaa")
 _OUTPUT = MODEL.operation_model("GetEnvironment").output_shape
 _INPUT = MODEL.operation_model("CreateEnvironment").input_shape
 _ENVIRONMENT = _OUTPUT.members["Environment"] if _OUTPUT is not None else None
-ENVIRONMENT_SHAPE = cast(StructureShape, _OUTPUT.members["Environment"])
-ENVIRONMENT_SHAPE: StructureShape = _ENVIRONMENT
-CREATE_SHAPE: StructureShape = _INPUT
+ENVIRONMENT_SHAPE = cast(StructureShape, _ENVIRONMENT)
+CREATE_SHAPE = cast(StructureShape, _INPUT)
 
 AIRFLOW_VERSIONS = ("1.10.12", "2.0.2", "2.2.2", "2.4.3", "2.5.1", "2.6.3", "2.7.2", "2.8.1", "2.9.2", "2.10.3")
 TARGET_VERSIONS = ("2.7.2", "2.8.1", "2.9.2", "2.10.1", "2.10.3", "2.11.0", "3.0.6", "3.2.1")

@@ -19,9 +19,7 @@ MWAA_KEY = re.compile(r"^[a-z]+([a-z0-9._]*[a-z0-9_]+)?$")
 SECRETS_MANAGER_V1 = "airflow.contrib.secrets.aws_secrets_manager.SecretsManagerBackend"
 SECRETS_MANAGER_V2 = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 PARAMETER_STORE_V1 = "airflow.contrib.secrets.aws_systems_manager.SystemsManagerParameterStoreBackend"
-PARAMETER_STORE_V2 = (
-    "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend"
-)
+PARAMETER_STORE_V2 = "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend"
 
 
 def test_1_10_to_2_10_renames_keys_and_keeps_values() -> None:
@@ -164,14 +162,11 @@ def test_conditional_removal_only_drops_the_old_default() -> None:
 
 
 def test_old_and_new_name_both_set_keeps_the_new_value() -> None:
-    result = translate_options(
-        {"core.dag_concurrency": "8", "core.max_active_tasks_per_dag": "32"}, "2.0.2", "2.10.3"
-    )
+    result = translate_options({"core.dag_concurrency": "8", "core.max_active_tasks_per_dag": "32"}, "2.0.2", "2.10.3")
 
     assert result.options == {"core.max_active_tasks_per_dag": "32"}
     assert result.warnings == [
-        "core.dag_concurrency dropped: core.max_active_tasks_per_dag is also set and wins "
-        "(renamed in Airflow 2.2.0)"
+        "core.dag_concurrency dropped: core.max_active_tasks_per_dag is also set and wins (renamed in Airflow 2.2.0)"
     ]
 
 
@@ -196,16 +191,13 @@ def test_old_names_that_land_on_one_new_name_in_one_release() -> None:
         "dag_processor.parsing_processes and wins",
         "scheduler.parsing_processes renamed to dag_processor.parsing_processes (Airflow 3.0.0)",
         "scheduler.statsd_allow_list renamed to metrics.statsd_allow_list (Airflow 3.0.0)",
-        "metrics.statsd_allow_list dropped: metrics.metrics_allow_list is also set and wins "
-        "(renamed in Airflow 3.0.0)",
+        "metrics.statsd_allow_list dropped: metrics.metrics_allow_list is also set and wins (renamed in Airflow 3.0.0)",
     ]
 
 
 def test_section_rename_moves_every_option_and_refuses_overlong_keys() -> None:
     long_option = "o" * 50  # fits under [kubernetes] (61 chars), not under [kubernetes_executor] (70)
-    result = translate_options(
-        {"kubernetes.namespace": "airflow", f"kubernetes.{long_option}": "x"}, "2.4.3", "2.5.1"
-    )
+    result = translate_options({"kubernetes.namespace": "airflow", f"kubernetes.{long_option}": "x"}, "2.4.3", "2.5.1")
 
     assert result.options == {"kubernetes_executor.namespace": "airflow"}
     assert result.warnings == [
@@ -221,14 +213,11 @@ def test_section_rename_moves_every_option_and_refuses_overlong_keys() -> None:
 )
 def test_v1_secrets_backend_is_rewritten(v1_path: str, v2_path: str) -> None:
     kwargs = '{"connections_prefix": "airflow/connections"}'
-    result = translate_options(
-        {"secrets.backend": v1_path, "secrets.backend_kwargs": kwargs}, "1.10.12", "2.10.3"
-    )
+    result = translate_options({"secrets.backend": v1_path, "secrets.backend_kwargs": kwargs}, "1.10.12", "2.10.3")
 
     assert result.options == {"secrets.backend": v2_path, "secrets.backend_kwargs": kwargs}
     assert result.warnings == [
-        "secrets.backend rewritten from the Airflow 1.10 airflow.contrib class path "
-        "to the Amazon provider's class"
+        "secrets.backend rewritten from the Airflow 1.10 airflow.contrib class path to the Amazon provider's class"
     ]
     assert not any(v1_path in warning or v2_path in warning for warning in result.warnings)
 
@@ -266,9 +255,7 @@ def test_patch_upgrade_with_nothing_crossed_changes_nothing() -> None:
 def test_change_applies_only_when_its_release_is_crossed() -> None:
     # 2.2.0 introduced max_active_tasks_per_dag: a 2.2.0 source is already past it. 2.3.0 introduced
     # [database]: a 2.3.0 target is at it, so that move applies.
-    result = translate_options(
-        {"core.dag_concurrency": "16", "core.sql_alchemy_pool_size": "5"}, "2.2.0", "2.3.0"
-    )
+    result = translate_options({"core.dag_concurrency": "16", "core.sql_alchemy_pool_size": "5"}, "2.2.0", "2.3.0")
 
     assert result == TranslationResult(
         options={"core.dag_concurrency": "16", "database.sql_alchemy_pool_size": "5"},
@@ -320,9 +307,7 @@ def _every_known_key() -> list[str]:
     return sorted(keys)
 
 
-@pytest.mark.parametrize(
-    ("source", "target"), [("1.10.12", "2.10.3"), ("1.10.12", "3.0.6"), ("2.10.3", "3.0.6")]
-)
+@pytest.mark.parametrize(("source", "target"), [("1.10.12", "2.10.3"), ("1.10.12", "3.0.6"), ("2.10.3", "3.0.6")])
 def test_warnings_never_contain_values_and_keys_stay_valid(source: str, target: str) -> None:
     options = {key: f"Value-{index:03d}-Secret" for index, key in enumerate(_every_known_key())}
     options["secrets.backend"] = SECRETS_MANAGER_V1

@@ -190,9 +190,7 @@ _RENAMED_3X: dict[str, dict[str, str]] = {
             "proxy_fix_x_prefix",
         ),
         "webserver.force_log_out_after": "fab.session_lifetime_minutes",
-        **_moved(
-            "webserver", "api", "base_url", "secret_key", "workers", "access_logfile", "enable_swagger_ui"
-        ),
+        **_moved("webserver", "api", "base_url", "secret_key", "workers", "access_logfile", "enable_swagger_ui"),
         "webserver.expose_config": "api.expose_config",
         "webserver.web_server_host": "api.host",
         "webserver.web_server_port": "api.port",
@@ -392,15 +390,11 @@ def _apply_renames(options: dict[str, str], release: str, warnings: list[str]) -
         for old in sorted(moves, key=lambda k: (_option(k) != _option(moves[k]), k)):
             new = moves[old]
             if new in result and new not in claimed_by:
-                notes.append(
-                    (old, f"{old} dropped: {new} is also set and wins (renamed in Airflow {release})")
-                )
+                notes.append((old, f"{old} dropped: {new} is also set and wins (renamed in Airflow {release})"))
             elif new in claimed_by:
                 notes.append((old, f"{old} dropped: {claimed_by[new]} also becomes {new} and wins"))
             elif not _is_mwaa_key(new):
-                notes.append(
-                    (old, f"{old} dropped: its Airflow {release} name {new} is not a valid MWAA key")
-                )
+                notes.append((old, f"{old} dropped: its Airflow {release} name {new} is not a valid MWAA key"))
             else:
                 result[new] = options[old]
                 claimed_by[new] = old
@@ -425,9 +419,7 @@ def _apply_removals(options: dict[str, str], release: str, warnings: list[str]) 
     return result
 
 
-def translate_options(
-    options: Mapping[str, str], source_version: str, target_version: str
-) -> TranslationResult:
+def translate_options(options: Mapping[str, str], source_version: str, target_version: str) -> TranslationResult:
     """Rewrite ``options`` from ``source_version`` to ``target_version``.
 
     Warnings come in the order the changes apply (release by release, keys sorted within each step)
