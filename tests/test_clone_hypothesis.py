@@ -3,8 +3,10 @@
 Environments are generated from botocore's MWAA output shape, member by member (Teams,
 IdentityCenterConfiguration and every other field included), with realistic values mixed in where the rules
 branch (versions, status, class, option keys, aws: tags). The settings are then checked against the
-CreateEnvironment input shape twice: with botocore's own ParamValidator (types, required members, minimums)
-and with a stricter walk that also checks maximums, enums and patterns, which botocore leaves to the service.
+CreateEnvironment input shape: with botocore's own ParamValidator (types, required members, minimums), with
+a stricter walk of the same shape (map sizes, maximums, enums, patterns, which botocore leaves to the
+service), and against the limits the MWAA API reference documents beyond the model (scheduler and web server
+ranges, min <= max, no aws: tags).
 """
 
 from __future__ import annotations

@@ -298,7 +298,8 @@ def physical_resource_id(request: CloneRequest) -> str:
 def clone_settings(environment: Mapping[str, Any], request: CloneRequest) -> CloneResult:
     """The new environment's settings from GetEnvironment()['Environment'], translated, overrides on top."""
     source_version, target_version = _check_source(environment, request)
-    overrides = request.overrides
+    # Parsed again so a CloneRequest built by hand (plan.py, tests) gets the same checks as the properties.
+    overrides = parse_overrides(request.overrides)
     warnings: list[str] = []
 
     environment_class = _environment_class(environment, overrides, warnings)
