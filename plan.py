@@ -15,10 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda" / "clone_settings"))
-
-from clone_rules import CloneRefused, CloneRequest, clone_settings
-
+from mwaa_migration.clone_lambda import clone_rules
 from mwaa_migration.clone_overrides import clone_overrides
 from mwaa_migration.config import MigrationConfig, MigrationFileError, load_migrations
 
@@ -48,7 +45,7 @@ def plan(environment: dict[str, Any], migration: MigrationConfig, deploy_region:
             f"--source is environment {environment.get('Name')!r}, the migration file's source is "
             f"{source.environment_name!r}"
         )
-    request = CloneRequest(
+    request = clone_rules.CloneRequest(
         source_environment_name=source.environment_name,
         source_region=source.region or source_region,
         target_environment_name=target.environment_name,
@@ -56,7 +53,7 @@ def plan(environment: dict[str, Any], migration: MigrationConfig, deploy_region:
         target_airflow_version=target.airflow_version,
         overrides=clone_overrides(target, migration.name),
     )
-    result = clone_settings(environment, request)
+    result = clone_rules.clone_settings(environment, request)
     warnings = list(result.warnings)
     settings: dict[str, Any] = {
         "Name": target.environment_name,
@@ -90,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except MigrationFileError as error:
         print(error, file=sys.stderr)
         return 2
-    except (PlanError, CloneRefused) as error:
+    except (PlanError, clone_rules.CloneRefused) as error:
         print(f"plan refused: {error}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2, sort_keys=True))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
@@ -17,8 +16,8 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 from constructs.acknowledgments import acknowledge
 from constructs.execution_role import environment_arn
+from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
 
-HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambda" / "clone_settings"
 RESOURCE_TYPE = "Custom::CloneMwaaSettings"
 # A failure reaches CloudFormation in minutes instead of after the default hour.
 SERVICE_TIMEOUT = Duration.minutes(5)
@@ -66,7 +65,7 @@ class SourceSettingsClone(Construct):
             description="Clones an MWAA environment's settings for a new Airflow version",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="clone_handler.on_event",
-            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
+            code=lambda_.Code.from_asset(str(CLONE_SETTINGS_DIR), exclude=["__pycache__", "*.pyc"]),
             timeout=Duration.seconds(60),
             memory_size=256,
             role=handler_role,

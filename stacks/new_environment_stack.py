@@ -21,24 +21,9 @@ from constructs.mwaa_environment import (
 )
 from constructs.secure_bucket import SecureBucket
 from constructs.settings_clone import SourceSettingsClone
+from mwaa_migration.clone_lambda import clone_rules
 from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
 from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
-
-# MWAA's documented defaults, used where nothing is cloned (a self-managed source) and the file is silent.
-MWAA_DEFAULTS: dict[str, Any] = {
-    "environment_class": "mw1.small",
-    "min_workers": 1,
-    "max_workers": 10,
-    "schedulers": 2,
-    "min_webservers": 2,
-    "max_webservers": 2,
-    "webserver_access_mode": "PRIVATE_ONLY",
-    "endpoint_management": "SERVICE",
-}
-# mw1.micro runs one of each.
-MICRO_DEFAULTS = {"max_workers": 1, "schedulers": 1, "min_webservers": 1, "max_webservers": 1}
-# The console's default: task logs at INFO, the other modules off.
-DEFAULT_LOGGING = {"task": "INFO"}
 
 
 class NewEnvironmentStack(Stack):
@@ -152,17 +137,16 @@ def resolve_settings(
     source_bucket_arn: str,
     created_security_group: str | None,
 ) -> EnvironmentSettings:
-    """Each property: the file's value if set, else the clone's (MWAA source), else MWAA's default."""
-    defaults = dict(MWAA_DEFAULTS)
-    if target.environment_class == "mw1.micro":
-        defaults.update(MICRO_DEFAULTS)
+    """Each property: the file's value if set, else the clone's (MWAA source), else MWAA's default, which the
+    clone's own rules define."""
+    defaults = clone_rules.default_settings(target.environment_class, target.airflow_version)
 
     def pick(field: str, attribute: str, *, number: bool = False) -> Any:
         value = getattr(target, field)
         if value is not None:
             return value
         if clone is None:
-            return defaults[field]
+            return defaults[attribute]
         return clone.number(attribute) if number else clone.string(attribute)
 
     if target.network is not None:
@@ -181,9 +165,8 @@ def resolve_settings(
         if setting is None and clone is not None:
             logging[module] = ModuleLogging(enabled=clone.flag(f"{prop}Enabled"), level=clone.string(f"{prop}Level"))
             continue
-        setting = setting or DEFAULT_LOGGING.get(module, "DISABLED")
-        override = module_logging(setting)
-        logging[module] = ModuleLogging(enabled=override["Enabled"], level=override["LogLevel"])
+        chosen = module_logging(setting) if setting else defaults["LoggingConfiguration"][prop]
+        logging[module] = ModuleLogging(enabled=chosen["Enabled"], level=chosen["LogLevel"])
 
     # Maps are merged by the clone (source's, translated, then the file's); without a clone, the file's alone.
     options: Any = clone.string("AirflowConfigurationOptions") if clone else dict(target.airflow_configuration_options)

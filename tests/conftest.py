@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CLONE_SETTINGS_DIR = REPO_ROOT / "lambda" / "clone_settings"
-
-# The Lambda's modules are top-level in its asset, so tests import them the same way the runtime does.
-if str(CLONE_SETTINGS_DIR) not in sys.path:
-    sys.path.insert(0, str(CLONE_SETTINGS_DIR))
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+# The Lambda's modules are top-level in its asset; this puts them on sys.path, so tests import them the same
+# way the runtime does.
+import mwaa_migration.clone_lambda  # noqa: E402, F401
 
 # Fake credentials so nothing can reach a real account, and no CDK chatter.
 os.environ.update(

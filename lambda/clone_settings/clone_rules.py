@@ -408,6 +408,20 @@ def _sizing_defaults(bounds: Mapping[str, _Bounds]) -> dict[str, int]:
     return defaults
 
 
+def default_settings(environment_class: str | None, target_airflow_version: str) -> dict[str, Any]:
+    """MWAA's defaults for a new environment, in CreateEnvironment field names: what the clone fills in for a
+    field the source lacks, and what a self-managed migration gets where the migration file is silent."""
+    environment_class = environment_class or DEFAULT_ENVIRONMENT_CLASS
+    return {
+        "EnvironmentClass": environment_class,
+        **_sizing_defaults(_sizing_bounds(environment_class, parse_version(target_airflow_version))),
+        **DEFAULT_CHOICES,
+        "LoggingConfiguration": {
+            module: {"Enabled": module in DEFAULT_LOGS_ENABLED, "LogLevel": DEFAULT_LOG_LEVEL} for module in LOG_MODULES
+        },
+    }
+
+
 def _sizing(
     environment: Mapping[str, Any],
     overrides: Mapping[str, Any],
