@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnResource, CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 
-from constructs import Construct
+from constructs import Construct, IConstruct
 from constructs.acknowledgments import acknowledge
 from constructs.execution_role import environment_arn
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
@@ -39,25 +39,14 @@ class SourceSettingsClone(Construct):
         overrides: Mapping[str, Any],
     ) -> None:
         super().__init__(scope, construct_id)
-        handler_logs = logs.LogGroup(self, "HandlerLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN)
-        handler_role = iam.Role(
-            self,
-            "HandlerRole",
-            description=f"Reads the MWAA environment {source_environment_name} to clone its settings",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        )
-        handler_policy = iam.ManagedPolicy(
-            self,
-            "HandlerPolicy",
-            roles=[handler_role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="ReadSourceEnvironment",
-                    actions=["airflow:GetEnvironment"],
-                    resources=[environment_arn(self, source_environment_name, region=source_region)],
-                ),
-                _write_logs_statement(handler_logs),
-            ],
+        handler_logs, handler_role, handler_policy = self._function_identity(
+            "Handler",
+            f"Reads the MWAA environment {source_environment_name} to clone its settings",
+            iam.PolicyStatement(
+                sid="ReadSourceEnvironment",
+                actions=["airflow:GetEnvironment"],
+                resources=[environment_arn(self, source_environment_name, region=source_region)],
+            ),
         )
         self.handler = lambda_.Function(
             self,
@@ -71,27 +60,12 @@ class SourceSettingsClone(Construct):
             role=handler_role,
             log_group=handler_logs,
         )
-        provider_logs = logs.LogGroup(
-            self, "ProviderLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN
-        )
-        provider_role = iam.Role(
-            self,
-            "ProviderRole",
-            description="Lets the custom resource framework invoke the clone handler",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        )
-        provider_policy = iam.ManagedPolicy(
-            self,
-            "ProviderPolicy",
-            roles=[provider_role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="InvokeCloneHandler",
-                    actions=["lambda:InvokeFunction"],
-                    resources=[self.handler.function_arn],
-                ),
-                _write_logs_statement(provider_logs),
-            ],
+        provider_logs, provider_role, provider_policy = self._function_identity(
+            "Provider",
+            "Lets the custom resource framework invoke the clone handler",
+            iam.PolicyStatement(
+                sid="InvokeCloneHandler", actions=["lambda:InvokeFunction"], resources=[self.handler.function_arn]
+            ),
         )
         provider = cr.Provider(
             self,
@@ -121,39 +95,31 @@ class SourceSettingsClone(Construct):
         # roles: the clone must not run before both are in place.
         self.resource.node.add_dependency(handler_policy, provider_policy)
         for function in (self.handler, provider.node.find_child("framework-onEvent")):
-            _drop_redundant_role_dependency(function)
+            _acknowledge_function_findings(function)
+            # CDK makes a function depend on its role, which its GetAtt of the role's ARN already does (W3005).
+            cast(CfnResource, function.node.default_child).add_deletion_override("DependsOn")
 
-        self._log_groups = [handler_logs, provider_logs]
-        self._acknowledge_findings(provider)
-
-    def _acknowledge_findings(self, provider: cr.Provider) -> None:
-        functions = [self.handler, provider.node.find_child("framework-onEvent")]
-        for function in functions:
-            acknowledge(
-                function,
-                "NIST.800.53.R5-LambdaConcurrency",
-                "Runs once per deploy of this stack; reserving concurrency would take from the account's pool and "
-                "fails to deploy in accounts at the 10-execution minimum.",
-            )
-            acknowledge(
-                function,
-                "NIST.800.53.R5-LambdaDLQ",
-                "A custom resource event has nowhere to be replayed from: a failure is reported to CloudFormation, "
-                "which fails the deploy within ServiceTimeout.",
-            )
-            acknowledge(
-                function,
-                "NIST.800.53.R5-LambdaInsideVPC",
-                "Calls only the public MWAA API (GetEnvironment); an MWAA source may give no VPC to place it in, "
-                "and a VPC would need a NAT or an MWAA endpoint just for this call.",
-            )
-        for log_group in self._log_groups:
-            acknowledge(
-                log_group,
-                "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
-                "Holds request types, warnings and errors only: the handler never logs option values or the "
-                "cloned settings, and the framework's event logging is off.",
-            )
+    def _function_identity(
+        self, prefix: str, description: str, permission: iam.PolicyStatement
+    ) -> tuple[logs.LogGroup, iam.Role, iam.ManagedPolicy]:
+        """A function's log group, and a role whose only rights are `permission` and writing to that group."""
+        log_group = logs.LogGroup(self, f"{prefix}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN)
+        acknowledge(
+            log_group,
+            "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
+            "Holds request types, warnings and errors only: the handler never logs option values or the "
+            "cloned settings, and the framework's event logging is off.",
+        )
+        role = iam.Role(
+            self, f"{prefix}Role", description=description, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+        )
+        write_logs = iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+        policy = iam.ManagedPolicy(self, f"{prefix}Policy", roles=[role], statements=[permission, write_logs])
+        return log_group, role, policy
 
     def string(self, attribute: str) -> str:
         return self.resource.get_att_string(attribute)
@@ -165,14 +131,22 @@ class SourceSettingsClone(Construct):
         return self.resource.get_att(attribute)
 
 
-def _write_logs_statement(log_group: logs.ILogGroup) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        sid="WriteOwnLogs",
-        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources=[log_group.log_group_arn],
+def _acknowledge_function_findings(function: IConstruct) -> None:
+    acknowledge(
+        function,
+        "NIST.800.53.R5-LambdaConcurrency",
+        "Runs once per deploy of this stack; reserving concurrency would take from the account's pool and "
+        "fails to deploy in accounts at the 10-execution minimum.",
     )
-
-
-def _drop_redundant_role_dependency(function: Any) -> None:
-    """CDK makes a function depend on its role, which its GetAtt of the role's ARN already does (cfn-lint W3005)."""
-    function.node.default_child.add_deletion_override("DependsOn")
+    acknowledge(
+        function,
+        "NIST.800.53.R5-LambdaDLQ",
+        "A custom resource event has nowhere to be replayed from: a failure is reported to CloudFormation, "
+        "which fails the deploy within ServiceTimeout.",
+    )
+    acknowledge(
+        function,
+        "NIST.800.53.R5-LambdaInsideVPC",
+        "Calls only the public MWAA API (GetEnvironment); an MWAA source may give no VPC to place it in, "
+        "and a VPC would need a NAT or an MWAA endpoint just for this call.",
+    )
