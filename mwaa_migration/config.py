@@ -14,25 +14,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mwaa_migration.airflow_versions import MWAA_TARGET_VERSIONS, version_key
+from mwaa_migration.clone_lambda import clone_rules
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_MIGRATION = "example"
 
+# What MWAA accepts comes from the clone's rules, which check the same settings at deploy time: a file that
+# passes here is not refused there.
+ENVIRONMENT_CLASSES = clone_rules.ENVIRONMENT_CLASSES
+WEBSERVER_ACCESS_MODES = clone_rules.WEBSERVER_ACCESS_MODES
+ENDPOINT_MANAGEMENT = clone_rules.ENDPOINT_MANAGEMENT
+LOG_SETTINGS = ("DISABLED", *clone_rules.LOG_LEVELS)
+MAX_SCHEDULERS = clone_rules.MAX_SCHEDULERS
+MAX_WEBSERVERS = clone_rules.MAX_WEBSERVERS
+MAX_TAGS = clone_rules.MAX_TAGS
+
 SOURCE_KINDS = ("mwaa", "self-managed")
-ENVIRONMENT_CLASSES = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
-WEBSERVER_ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY", "PUBLIC_AND_PRIVATE")
-ENDPOINT_MANAGEMENT = ("SERVICE", "CUSTOMER")
 WORKER_REPLACEMENT_STRATEGIES = ("FORCED", "GRACEFUL")
 LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
-LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-LOG_SETTINGS = ("DISABLED", *LOG_LEVELS)
-
-# MWAA API limits (CreateEnvironment and the AWS::MWAA::Environment schema).
+# The worker maximum is a service quota, 25 by default; larger values need a quota increase first.
 MAX_WORKERS_LIMIT = 25
-MAX_SCHEDULERS = 5
-MAX_WEBSERVERS = 5
-MAX_TAGS = 50
-MAX_CONFIG_VALUE_LENGTH = 256
 
 ENVIRONMENT_NAME_RE = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]{0,79}$")
 ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$")
@@ -44,13 +45,10 @@ REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 SUBNET_RE = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
 SECURITY_GROUP_RE = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
 VPC_RE = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
-MAINTENANCE_WINDOW_RE = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
-CONFIG_KEY_RE = re.compile(r"^[a-z]+([a-z0-9._]*[a-z0-9_]+)?$")
 AIRFLOW_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 # The name prefixes stack names and the migration bucket's name, which S3 limits to 63 lowercase characters.
 MIGRATION_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 S3_RELATIVE_PATH_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
-TAG_CHARS_RE = re.compile(r"^[\w .:/=+\-@]*$")
 
 SourceKind = Literal["mwaa", "self-managed"]
 
@@ -350,6 +348,8 @@ def parse_migration(raw: Mapping[str, Any], path: Path) -> MigrationConfig:
     retention = reader.integer(bucket_table, "migration_bucket.retention_days", 1, 3650)
     migration_bucket = MigrationBucketConfig(retention_days=retention or MigrationBucketConfig.retention_days)
 
+    if target is not None:
+        _check_against_mwaa(reader, target, source.kind if source else None)
     if source is not None and target is not None:
         network_given = isinstance(raw.get("target"), dict) and "network" in raw["target"]
         _check_migration_rules(reader, source, target, network_given=network_given)
@@ -433,7 +433,7 @@ def _parse_target(reader: _Reader, table: Mapping[str, Any]) -> TargetConfig | N
         weekly_maintenance_window_start=s(
             table,
             "target.weekly_maintenance_window_start",
-            pattern=MAINTENANCE_WINDOW_RE,
+            pattern=clone_rules.MAINTENANCE_WINDOW_RE,
             expected="DAY:HH:MM in UTC, DAY one of MON..SUN, HH 00-23, MM 00 or 30, such as SUN:03:30",
         ),
         endpoint_management=s(table, "target.endpoint_management", allowed=ENDPOINT_MANAGEMENT),
@@ -463,7 +463,6 @@ def _parse_target(reader: _Reader, table: Mapping[str, Any]) -> TargetConfig | N
         airflow_configuration_options=_parse_options(reader, table.get("airflow_configuration_options")),
         tags=_parse_tags(reader, table.get("tags")),
     )
-    _check_ranges(reader, config)
     return config if name and version else None
 
 
@@ -531,21 +530,19 @@ def _string_map(reader: _Reader, raw: object, path: str, check: Callable[[str, s
 
 
 def _check_option(key: str, value: str) -> Iterator[str]:
-    if len(key) > 64 or not CONFIG_KEY_RE.fullmatch(key) or "." not in key:
-        yield (
-            "key must be section.option in lowercase, at most 64 characters, matching ^[a-z]+([a-z0-9._]*[a-z0-9_]+)?$"
-        )
-    if not value or len(value) > MAX_CONFIG_VALUE_LENGTH or not all(" " <= ch <= "~" for ch in value):
-        yield f"value must be 1 to {MAX_CONFIG_VALUE_LENGTH} printable ASCII characters"
+    problem = clone_rules.option_problem(key, value)
+    if problem:
+        yield problem
+    elif "." not in key:
+        yield "the key must be lowercase section.option, with the section"
 
 
 def _check_tag(key: str, value: str) -> Iterator[str]:
     if key.lower().startswith("aws:"):
         yield "keys starting with 'aws:' are reserved by AWS"
-    if not 1 <= len(key) <= 128 or not TAG_CHARS_RE.fullmatch(key):
-        yield "key must be 1 to 128 letters, digits, spaces or _ . : / = + - @"
-    if len(value) > 256 or not TAG_CHARS_RE.fullmatch(value):
-        yield "value must be at most 256 letters, digits, spaces or _ . : / = + - @"
+    problem = clone_rules.tag_problem(key, value)
+    if problem:
+        yield problem
 
 
 def _parse_options(reader: _Reader, raw: object) -> dict[str, str]:
@@ -560,16 +557,41 @@ def _parse_tags(reader: _Reader, raw: object) -> dict[str, str]:
     return tags
 
 
-def _check_ranges(reader: _Reader, target: TargetConfig) -> None:
+SIZING_KEYS = {
+    "min_workers": "MinWorkers",
+    "max_workers": "MaxWorkers",
+    "schedulers": "Schedulers",
+    "min_webservers": "MinWebservers",
+    "max_webservers": "MaxWebservers",
+}
+
+
+def _check_against_mwaa(reader: _Reader, target: TargetConfig, source_kind: SourceKind | None) -> None:
     for low_key, high_key in (("min_workers", "max_workers"), ("min_webservers", "max_webservers")):
         low, high = getattr(target, low_key), getattr(target, high_key)
         if low is not None and high is not None and low > high:
             reader.problem(f"target.{low_key}", f"{low} is more than target.{high_key} = {high}; min must be <= max")
-    if target.environment_class == "mw1.micro":
-        for key in ("min_workers", "max_workers", "schedulers", "min_webservers", "max_webservers"):
-            value = getattr(target, key)
-            if value is not None and value > 1:
-                reader.problem(f"target.{key}", f"mw1.micro runs exactly 1; got {value}")
+    mode = target.webserver_access_mode
+    if mode is not None and target.airflow_version in MWAA_TARGET_VERSIONS:
+        problem = clone_rules.access_mode_problem(mode, target.airflow_version)
+        if problem:
+            reader.problem("target.webserver_access_mode", problem)
+    # Counts depend on the class; an MWAA source's class is only known at deploy time unless the file sets it.
+    environment_class = target.environment_class
+    if environment_class is None and source_kind == "self-managed":
+        environment_class = clone_rules.DEFAULT_ENVIRONMENT_CLASS
+    if environment_class is None or target.airflow_version not in MWAA_TARGET_VERSIONS:
+        return
+    bounds = clone_rules.sizing_bounds(environment_class, target.airflow_version)
+    for key, field_name in SIZING_KEYS.items():
+        value = getattr(target, key)
+        low, high = bounds[field_name]
+        if value is None or (value >= low and (high is None or value <= high)):
+            continue
+        accepted = f"exactly {low}" if high == low else f"{low} to {high}" if high else f"at least {low}"
+        reader.problem(
+            f"target.{key}", f"{environment_class} on Airflow {target.airflow_version} accepts {accepted}; got {value}"
+        )
 
 
 def _check_migration_rules(reader: _Reader, source: SourceConfig, target: TargetConfig, *, network_given: bool) -> None:

@@ -64,7 +64,7 @@ NAME_RULE = "1 to 80 characters matching ^[a-zA-Z][0-9a-zA-Z_-]*$"
 CLASSES = "one of: mw1.micro, mw1.small, mw1.medium, mw1.large, mw1.xlarge, mw1.2xlarge"
 LEVELS = "one of: DISABLED, CRITICAL, ERROR, WARNING, INFO, DEBUG"
 WINDOW_RULE = "DAY:HH:MM in UTC, DAY one of MON..SUN, HH 00-23, MM 00 or 30"
-OPTION_KEY_RULE = "key must be section.option in lowercase, at most 64 characters"
+OPTION_KEY_RULE = "the key must be lowercase section.option"
 FILE_NAME_RULE = "must be 1 to 20 lowercase letters, digits or '-', starting with a letter"
 
 
@@ -270,25 +270,44 @@ BAD_CASES = [
         "micro-max-workers-2",
         tgt_line('environment_class = "mw1.micro"\nmax_workers = 2'),
         "target.max_workers",
-        "mw1.micro runs exactly 1",
+        "accepts exactly 1; got 2",
     ),
     Bad(
         "micro-min-workers-2",
         tgt_line('environment_class = "mw1.micro"\nmin_workers = 2'),
         "target.min_workers",
-        "mw1.micro runs exactly 1",
+        "accepts exactly 1; got 2",
     ),
     Bad(
         "micro-schedulers-2",
         tgt_line('environment_class = "mw1.micro"\nschedulers = 2'),
         "target.schedulers",
-        "mw1.micro runs exactly 1",
+        "accepts exactly 1; got 2",
     ),
     Bad(
         "micro-min-webservers-2",
         tgt_line('environment_class = "mw1.micro"\nmin_webservers = 2'),
         "target.min_webservers",
-        "mw1.micro runs exactly 1",
+        "accepts exactly 1; got 2",
+    ),
+    # Larger classes run 2 to 5 schedulers and web servers on Airflow 2 and later, as the clone enforces.
+    Bad(
+        "small-schedulers-1",
+        tgt_line('environment_class = "mw1.small"\nschedulers = 1'),
+        "target.schedulers",
+        "mw1.small on Airflow 3.0.6 accepts 2 to 5; got 1",
+    ),
+    Bad(
+        "self-managed-default-class-min-webservers-1",
+        sub("[target]\n", "[target]\nmin_webservers = 1\n", SELF),
+        "target.min_webservers",
+        "mw1.small on Airflow",
+    ),
+    Bad(
+        "public-and-private-before-3-2",
+        tgt_line('webserver_access_mode = "PUBLIC_AND_PRIVATE"'),
+        "target.webserver_access_mode",
+        "PUBLIC_AND_PRIVATE needs Airflow 3.2 or later",
     ),
     # [target] other settings
     Bad(
@@ -468,13 +487,13 @@ BAD_CASES = [
         "option-value-non-ascii",
         table("target.airflow_configuration_options", '"core.default_timezone" = "Europe/Zürich"'),
         'target.airflow_configuration_options."core.default_timezone"',
-        "value must be 1 to 256 printable ASCII characters",
+        "value must be 1 to 65536 printable ASCII characters",
     ),
     Bad(
-        "option-value-257-chars",
-        table("target.airflow_configuration_options", f'"webserver.instance_name" = "{"x" * 257}"'),
+        "option-value-65537-chars",
+        table("target.airflow_configuration_options", f'"webserver.instance_name" = "{"x" * 65537}"'),
         'target.airflow_configuration_options."webserver.instance_name"',
-        "value must be 1 to 256 printable ASCII characters",
+        "value must be 1 to 65536 printable ASCII characters",
     ),
     Bad(
         "option-dotted-bare-key",
@@ -486,7 +505,8 @@ BAD_CASES = [
     Bad("tag-aws-prefix", table("target.tags", '"aws:team" = "x"'), 'target.tags."aws:team"', "reserved by AWS"),
     Bad("tag-aws-prefix-upper", table("target.tags", '"AWS:Team" = "x"'), 'target.tags."AWS:Team"', "reserved by AWS"),
     Bad("tag-aws-prefix-mixed", table("target.tags", '"Aws:x" = "x"'), 'target.tags."Aws:x"', "reserved by AWS"),
-    Bad("tag-value-257-chars", table("target.tags", f'team = "{"v" * 257}"'), 'target.tags."team"', "at most 256"),
+    Bad("tag-value-257-chars", table("target.tags", f'team = "{"v" * 257}"'), 'target.tags."team"', "1 to 256"),
+    Bad("tag-value-empty", table("target.tags", 'team = ""'), 'target.tags."team"', "1 to 256"),
     Bad("tag-value-bad-char", table("target.tags", 'team = "a;b"'), 'target.tags."team"', "_ . : / = + - @"),
     Bad("tag-value-bool", table("target.tags", "team = true"), 'target.tags."team"', "must be a string"),
     Bad("fifty-tags", tags(50), "target.tags", "at most 49 tags"),
@@ -774,7 +794,7 @@ def test_every_key_at_its_limits_is_accepted(tmp_path: Path) -> None:
         + f"""
 [target]
 environment_name = "{long_name}"
-airflow_version = "{MWAA_TARGET_VERSIONS[0]}"
+airflow_version = "{MWAA_TARGET_VERSIONS[-1]}"
 environment_class = "mw1.2xlarge"
 min_workers = 25
 max_workers = 25
@@ -807,10 +827,11 @@ worker = "WARNING"
 [target.airflow_configuration_options]
 "{long_key}" = "{"~" * 256}"
 "core.default_timezone" = " "
+"core.dags_folder" = "{"~" * 65536}"
 
 [target.tags]
 "{"k" * 128}" = "{"v" * 256}"
-"awsteam" = ""
+"awsteam" = "x"
 "cost:centre" = "a b/c=d+e-f@g_h.i"
 """
         + "".join(f'tag{i} = "v"\n' for i in range(46))

@@ -309,7 +309,9 @@ def clone_settings(environment: Mapping[str, Any], request: CloneRequest) -> Clo
     settings.update(_sizing(environment, overrides, bounds, where, warnings))
     for name in ("WebserverAccessMode", "EndpointManagement"):
         settings[name] = _choice(environment, overrides, name, warnings)
-    _check_access_mode(settings["WebserverAccessMode"], request, target_version)
+    access_problem = access_mode_problem(settings["WebserverAccessMode"], request.target_airflow_version)
+    if access_problem:
+        raise CloneRefused(f"{FILE_KEYS['WebserverAccessMode']}: {access_problem}")
     settings["WeeklyMaintenanceWindowStart"] = _maintenance_window(environment, overrides, warnings)
     settings["NetworkConfiguration"] = _network(environment, overrides, request, warnings)
     settings["LoggingConfiguration"] = _logging(environment, overrides, warnings)
@@ -399,6 +401,12 @@ def _sizing_bounds(environment_class: str, target_version: tuple[int, ...]) -> d
         "MinWebservers": webservers,
         "MaxWebservers": webservers,
     }
+
+
+def sizing_bounds(environment_class: str, target_airflow_version: str) -> dict[str, tuple[int, int | None]]:
+    """What MWAA accepts for each count on this class and version: (lowest, highest), highest None for a quota."""
+    bounds = _sizing_bounds(environment_class, parse_version(target_airflow_version))
+    return {name: (bound.low, bound.high) for name, bound in bounds.items()}
 
 
 def _sizing_defaults(bounds: Mapping[str, _Bounds]) -> dict[str, int]:
@@ -512,12 +520,14 @@ def _choice(environment: Mapping[str, Any], overrides: Mapping[str, Any], name: 
     return str(value)
 
 
-def _check_access_mode(mode: str, request: CloneRequest, target_version: tuple[int, ...]) -> None:
-    if mode == "PUBLIC_AND_PRIVATE" and target_version < PUBLIC_AND_PRIVATE_SINCE:
-        raise CloneRefused(
-            f"WebserverAccessMode PUBLIC_AND_PRIVATE needs Airflow 3.2 or later and the target is "
-            f"{request.target_airflow_version}; set {FILE_KEYS['WebserverAccessMode']} to PRIVATE_ONLY or PUBLIC_ONLY"
+def access_mode_problem(mode: str, target_airflow_version: str) -> str | None:
+    """Why MWAA would reject this WebserverAccessMode for the target version, or None."""
+    if mode == "PUBLIC_AND_PRIVATE" and parse_version(target_airflow_version) < PUBLIC_AND_PRIVATE_SINCE:
+        return (
+            f"PUBLIC_AND_PRIVATE needs Airflow 3.2 or later and the target is {target_airflow_version}; "
+            "use PRIVATE_ONLY or PUBLIC_ONLY"
         )
+    return None
 
 
 def _maintenance_window(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]) -> str:
