@@ -37,6 +37,23 @@ def _moved(old_section: str, new_section: str, *options: str) -> dict[str, str]:
     return {f"{old_section}.{option}": f"{new_section}.{option}" for option in options}
 
 
+# The metadata-database options Airflow 2.3 moved from [core] to [database]. Both tables list them: 2.x's
+# deprecated_options (2.3.0) and 3.0's CONFIGS_CHANGES, which renames any still under [core].
+_CORE_TO_DATABASE = (
+    "sql_alchemy_conn",
+    "sql_engine_encoding",
+    "sql_engine_collation_for_ids",
+    "sql_alchemy_pool_enabled",
+    "sql_alchemy_pool_size",
+    "sql_alchemy_max_overflow",
+    "sql_alchemy_pool_recycle",
+    "sql_alchemy_pool_pre_ping",
+    "sql_alchemy_schema",
+    "sql_alchemy_connect_args",
+    "load_default_connections",
+    "max_db_retries",
+)
+
 # --- Airflow 1.10 -> 2.x -------------------------------------------------------------------------
 # AirflowConfigParser.deprecated_options in airflow/configuration.py of Airflow 2.10.3 (identical in
 # 2.10.5). Airflow keys it (new_section, new_option) -> (old_section, old_option, since); here it is
@@ -97,22 +114,7 @@ _RENAMED_2X: dict[str, dict[str, str]] = {
     },
     "2.3.0": {
         "api.auth_backend": "api.auth_backends",
-        **_moved(
-            "core",
-            "database",
-            "sql_alchemy_conn",
-            "sql_engine_encoding",
-            "sql_engine_collation_for_ids",
-            "sql_alchemy_pool_enabled",
-            "sql_alchemy_pool_size",
-            "sql_alchemy_max_overflow",
-            "sql_alchemy_pool_recycle",
-            "sql_alchemy_pool_pre_ping",
-            "sql_alchemy_schema",
-            "sql_alchemy_connect_args",
-            "load_default_connections",
-            "max_db_retries",
-        ),
+        **_moved("core", "database", *_CORE_TO_DATABASE),
     },
     "2.5.0": {"scheduler.deactivate_stale_dags_interval": "scheduler.parsing_cleanup_interval"},
     "2.6.0": {
@@ -145,22 +147,7 @@ _RENAMED_3X: dict[str, dict[str, str]] = {
         "core.worker_precheck": "celery.worker_precheck",
         "core.non_pooled_task_slot_count": "core.default_pool_task_slot_count",
         "core.dag_concurrency": "core.max_active_tasks_per_dag",
-        **_moved(
-            "core",
-            "database",
-            "sql_alchemy_conn",
-            "sql_engine_encoding",
-            "sql_engine_collation_for_ids",
-            "sql_alchemy_pool_enabled",
-            "sql_alchemy_pool_size",
-            "sql_alchemy_max_overflow",
-            "sql_alchemy_pool_recycle",
-            "sql_alchemy_pool_pre_ping",
-            "sql_alchemy_schema",
-            "sql_alchemy_connect_args",
-            "load_default_connections",
-            "max_db_retries",
-        ),
+        **_moved("core", "database", *_CORE_TO_DATABASE),
         "core.dag_file_processor_timeout": "dag_processor.dag_file_processor_timeout",
         "api.access_control_allow_origin": "api.access_control_allow_origins",
         "api.auth_backend": "fab.auth_backends",
