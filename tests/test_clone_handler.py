@@ -13,7 +13,6 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -25,11 +24,12 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.stub import Stubber
 from clone_rules import CloneRefused, CloneRequest, clone_settings, encode_attributes
 
+from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
+from tests.clone_fixtures import GET_ENVIRONMENT_DIR, get_environment_document
+
 if TYPE_CHECKING:
     from mypy_boto3_mwaa import MWAAClient
 
-FIXTURES = Path(__file__).parent / "fixtures" / "get_environment"
-CLONE_SETTINGS_DIR = Path(__file__).resolve().parent.parent / "lambda" / "clone_settings"
 ACCOUNT = "111122223333"
 STACK_ID = (
     f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/orders-v3-environment/8d3f1c20-a1b2-11ef-9c4d-06e5f7a8b9c0"
@@ -57,7 +57,7 @@ def with_datetimes(value: Any, shape: Shape) -> Any:
 
 
 def get_environment_response(version: str, **changes: Any) -> dict[str, Any]:
-    document = json.loads((FIXTURES / f"airflow-{version}.json").read_text())
+    document = get_environment_document(version)
     document["Environment"].update(changes)
     response: dict[str, Any] = with_datetimes(document, OUTPUT_SHAPE)
     return response
@@ -176,7 +176,7 @@ def test_create_returns_the_clone_as_masked_string_attributes(mwaa: StubbedMwaa)
     assert set(response) == {"PhysicalResourceId", "Data", "NoEcho"}
     assert response["PhysicalResourceId"] == "clone-settings/eu-west-1/orders"
     assert response["NoEcho"] is True
-    environment = json.loads((FIXTURES / "airflow-2.10.3.json").read_text())["Environment"]
+    environment = json.loads((GET_ENVIRONMENT_DIR / "airflow-2.10.3.json").read_text())["Environment"]
     expected = clone_settings(environment, CloneRequest.from_properties(props)).settings
     assert response["Data"] == encode_attributes(expected)
     assert response["Data"]["MaxWorkers"] == "25"
@@ -391,7 +391,7 @@ def test_importing_the_handler_is_fast_and_loads_no_sdk() -> None:
 
 def test_fixtures_are_valid_get_environment_responses() -> None:
     # Belt and braces for the saved outputs: the Stubber would reject them too, but this names the file.
-    for path in sorted(FIXTURES.glob("*.json")):
+    for path in sorted(GET_ENVIRONMENT_DIR.glob("*.json")):
         client: MWAAClient = boto3.client("mwaa", region_name="us-east-1")
         with Stubber(client) as stubber:
             stubber.add_response("get_environment", get_environment_response(path.stem.removeprefix("airflow-")))

@@ -25,6 +25,8 @@ from clone_rules import ATTRIBUTE_NAMES, CloneRefused, CloneRequest, clone_setti
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.clone_fixtures import CLONED_FIELDS
+
 MODEL = botocore.session.get_session().get_service_model("mwaa")
 _OUTPUT = MODEL.operation_model("GetEnvironment").output_shape
 _INPUT = MODEL.operation_model("CreateEnvironment").input_shape
@@ -44,21 +46,6 @@ REAL_OPTION_KEYS = (
     "webserver.session_lifetime_days",
     "core.hostname",
 )
-CLONED_FIELDS = {
-    "EnvironmentClass",
-    "MinWorkers",
-    "MaxWorkers",
-    "Schedulers",
-    "MinWebservers",
-    "MaxWebservers",
-    "WebserverAccessMode",
-    "WeeklyMaintenanceWindowStart",
-    "EndpointManagement",
-    "NetworkConfiguration",
-    "LoggingConfiguration",
-    "AirflowConfigurationOptions",
-    "Tags",
-}
 # Required by CreateEnvironment but decided by the stack, not the clone.
 STACK_FIELDS = {
     "Name": "orders-v3",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,30 +22,9 @@ from clone_rules import (
 )
 from config_translation import translate_options
 
-FIXTURES = Path(__file__).parent / "fixtures" / "get_environment"
-CLONED_FIELDS = {
-    "EnvironmentClass",
-    "MinWorkers",
-    "MaxWorkers",
-    "Schedulers",
-    "MinWebservers",
-    "MaxWebservers",
-    "WebserverAccessMode",
-    "WeeklyMaintenanceWindowStart",
-    "EndpointManagement",
-    "NetworkConfiguration",
-    "LoggingConfiguration",
-    "AirflowConfigurationOptions",
-    "Tags",
-}
+from tests.clone_fixtures import CLONED_FIELDS, load_environment
+
 SECRET = "postgresql://admin:s3cr3t-Pa55w0rd@db.internal:5432/app"
-
-
-def load_environment(version: str) -> dict[str, Any]:
-    """GetEnvironment()['Environment'] as the CLI saved it (timestamps stay ISO strings; the rules ignore them)."""
-    document: dict[str, Any] = json.loads((FIXTURES / f"airflow-{version}.json").read_text())
-    environment: dict[str, Any] = document["Environment"]
-    return environment
 
 
 def make_request(environment: Mapping[str, Any], target_version: str, **changes: Any) -> CloneRequest:

@@ -13,8 +13,9 @@ import pytest
 from botocore.validate import ParamValidator
 
 import plan
+from tests.clone_fixtures import GET_ENVIRONMENT_DIR, load_environment
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PLAN_MIGRATIONS = Path(__file__).resolve().parent / "fixtures" / "plan"
 CASES = [
     ("airflow-1.10.12.json", "analytics.toml"),
     ("airflow-2.10.3.json", "orders.toml"),
@@ -23,9 +24,7 @@ CASES = [
 
 
 def run_plan(capsys: pytest.CaptureFixture[str], source: str, migration: str) -> dict[str, object]:
-    code = plan.main(
-        ["--source", str(FIXTURES / "get_environment" / source), "--migration", str(FIXTURES / "plan" / migration)]
-    )
+    code = plan.main(["--source", str(GET_ENVIRONMENT_DIR / source), "--migration", str(PLAN_MIGRATIONS / migration)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     result: dict[str, object] = json.loads(captured.out)
@@ -50,16 +49,16 @@ def test_plan_is_a_valid_create_environment_request(
 
 
 def test_plan_translates_a_1_10_source_for_airflow_3(capsys: pytest.CaptureFixture[str]) -> None:
-    source = json.loads((FIXTURES / "get_environment" / "airflow-1.10.12.json").read_text())["Environment"]
+    source_options = load_environment("1.10.12")["AirflowConfigurationOptions"]
+    assert source_options["scheduler.max_threads"] == "2"
+    assert source_options["secrets.backend"].startswith("airflow.contrib.")
     result = run_plan(capsys, "airflow-1.10.12.json", "analytics.toml")
     settings = result["settings"]
     assert isinstance(settings, dict)
     options = settings["AirflowConfigurationOptions"]
-    for key, value in source.get("AirflowConfigurationOptions", {}).items():
-        if key == "secrets.backend":
-            assert "contrib" not in options.get(key, "")
-        if key == "scheduler.max_threads":
-            assert key not in options and options["dag_processor.parsing_processes"] == value
+    assert "scheduler.max_threads" not in options
+    assert options["dag_processor.parsing_processes"] == "2"
+    assert options["secrets.backend"] == "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
     assert result["warnings"]
 
 
@@ -67,9 +66,9 @@ def test_plan_refuses_a_source_that_is_not_the_files(capsys: pytest.CaptureFixtu
     code = plan.main(
         [
             "--source",
-            str(FIXTURES / "get_environment" / "airflow-2.10.3.json"),
+            str(GET_ENVIRONMENT_DIR / "airflow-2.10.3.json"),
             "--migration",
-            str(FIXTURES / "plan" / "analytics.toml"),
+            str(PLAN_MIGRATIONS / "analytics.toml"),
         ]
     )
     assert code == 1
@@ -83,9 +82,9 @@ def test_plan_runs_in_under_a_second() -> None:
             sys.executable,
             "plan.py",
             "--source",
-            str(FIXTURES / "get_environment" / "airflow-2.10.3.json"),
+            str(GET_ENVIRONMENT_DIR / "airflow-2.10.3.json"),
             "--migration",
-            str(FIXTURES / "plan" / "orders.toml"),
+            str(PLAN_MIGRATIONS / "orders.toml"),
         ],
         cwd=Path(plan.__file__).parent,
         capture_output=True,
