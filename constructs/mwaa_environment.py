@@ -10,7 +10,6 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_mwaa as mwaa
 
 from constructs import Construct, IDependable
-from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,15 +40,12 @@ class EnvironmentSettings:
     kms_key: str | None
     subnet_ids: Sequence[str]
     security_group_ids: Sequence[str]
-    logging: Mapping[str, ModuleLogging]
+    logging: Mapping[str, ModuleLogging]  # keyed by the migration file's module names
     airflow_configuration_options: Any  # a dict, or the clone's JSON string
     tags: Any  # a dict, or the clone's JSON string
     plugins_s3_path: str | None = None
-    plugins_s3_object_version: str | None = None
     requirements_s3_path: str | None = None
-    requirements_s3_object_version: str | None = None
     startup_script_s3_path: str | None = None
-    startup_script_s3_object_version: str | None = None
 
 
 class MwaaEnvironment(Construct):
@@ -63,11 +59,12 @@ class MwaaEnvironment(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         s = settings
+        # The file's module names are the properties' names without "_logs" (task -> task_logs).
         logging_config = {
-            f"{_snake(prop)}": mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
-                enabled=s.logging[module].enabled, log_level=s.logging[module].level
+            f"{module}_logs": mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
+                enabled=logging.enabled, log_level=logging.level
             )
-            for module, prop in LOG_MODULE_PROPERTIES.items()
+            for module, logging in s.logging.items()
         }
         self.environment = mwaa.CfnEnvironment(
             self,
@@ -95,11 +92,8 @@ class MwaaEnvironment(Construct):
             airflow_configuration_options=s.airflow_configuration_options,
             tags=s.tags if isinstance(s.tags, dict) else None,
             plugins_s3_path=s.plugins_s3_path,
-            plugins_s3_object_version=s.plugins_s3_object_version,
             requirements_s3_path=s.requirements_s3_path,
-            requirements_s3_object_version=s.requirements_s3_object_version,
             startup_script_s3_path=s.startup_script_s3_path,
-            startup_script_s3_object_version=s.startup_script_s3_object_version,
         )
         if not isinstance(s.tags, dict):
             # The resource accepts tags as a JSON string, but CDK's tag manager only takes a literal map.
@@ -108,7 +102,3 @@ class MwaaEnvironment(Construct):
         for dependency in depends_on:
             # The role's policies must exist before MWAA validates the role at creation.
             self.environment.node.add_dependency(dependency)
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
