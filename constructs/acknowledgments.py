@@ -11,8 +11,9 @@ from constructs import IConstruct
 
 
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
-    # The plugin prefix is the rule pack's name, as cdk-nag prints it in "Acknowledge with '...'".
-    pack = finding.split("-", 1)[0] if finding.startswith("AwsSolutions-") else "NIST.800.53.R5"
+    # The plugin prefix is the rule pack's name, the part of the rule ID before its first "-", as cdk-nag
+    # prints it in "Acknowledge with '...'" (AwsSolutions::AwsSolutions-IAM5, NIST.800.53.R5::NIST.800.53.R5-...).
+    pack = finding.split("-", 1)[0]
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{finding}", reason=reason))
 
 

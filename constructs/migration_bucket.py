@@ -6,7 +6,7 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
-from constructs.secure_bucket import SecureBucket
+from constructs.secure_bucket import SecureBucket, access_logs_bucket
 
 
 class MigrationBucket(Construct):
@@ -24,12 +24,7 @@ class MigrationBucket(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.access_logs = SecureBucket(
-            self,
-            "AccessLogs",
-            no_replication_reason=ACCESS_LOGS_NO_REPLICATION,
-            sse_s3_reason=ACCESS_LOGS_SSE_S3,
-        ).bucket
+        self.access_logs = access_logs_bucket(self, "AccessLogs")
         self.bucket = SecureBucket(
             self,
             "Exports",
@@ -46,9 +41,3 @@ class MigrationBucket(Construct):
 def migration_bucket_name(migration_name: str) -> str:
     """Deterministic, so the new-environment stack names the bucket without a cross-stack export."""
     return f"mwaa-migration-{migration_name}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
-
-
-ACCESS_LOGS_NO_REPLICATION = (
-    "Server access logs of this app's buckets; losing a region loses the buckets they describe."
-)
-ACCESS_LOGS_SSE_S3 = "S3 server access logging delivers only to buckets encrypted with SSE-S3."

@@ -64,3 +64,14 @@ class SecureBucket(Construct):
             if sse_s3_reason is None:
                 raise ValueError("a bucket without a KMS key needs sse_s3_reason")
             acknowledge(self.bucket, "NIST.800.53.R5-S3DefaultEncryptionKMS", sse_s3_reason)
+
+
+def access_logs_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
+    """A destination for other buckets' server access logs."""
+    return SecureBucket(
+        scope,
+        construct_id,
+        no_replication_reason="Server access logs of this app's buckets; losing a region loses the buckets "
+        "they describe.",
+        sse_s3_reason="S3 server access logging delivers only to buckets encrypted with SSE-S3.",
+    ).bucket

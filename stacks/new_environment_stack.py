@@ -12,14 +12,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IDependable
 from constructs.environment_security_group import EnvironmentSecurityGroup
 from constructs.execution_role import MwaaExecutionRole
-from constructs.migration_bucket import ACCESS_LOGS_NO_REPLICATION, ACCESS_LOGS_SSE_S3, migration_bucket_name
+from constructs.migration_bucket import migration_bucket_name
 from constructs.migration_read_access import MigrationReadAccess
 from constructs.mwaa_environment import (
     EnvironmentSettings,
     ModuleLogging,
     MwaaEnvironment,
 )
-from constructs.secure_bucket import SecureBucket
+from constructs.secure_bucket import SecureBucket, access_logs_bucket
 from constructs.settings_clone import SourceSettingsClone
 from mwaa_migration.clone_lambda import clone_rules
 from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
@@ -43,16 +43,10 @@ class NewEnvironmentStack(Stack):
         if target.source_bucket_arn is not None:
             source_bucket = s3.Bucket.from_bucket_arn(self, "SourceBucket", target.source_bucket_arn)
         else:
-            access_logs = SecureBucket(
-                self,
-                "SourceBucketAccessLogs",
-                no_replication_reason=ACCESS_LOGS_NO_REPLICATION,
-                sse_s3_reason=ACCESS_LOGS_SSE_S3,
-            ).bucket
             source_bucket = SecureBucket(
                 self,
                 "SourceBucket",
-                access_logs=access_logs,
+                access_logs=access_logs_bucket(self, "SourceBucketAccessLogs"),
                 access_logs_prefix="source-bucket/",
                 no_replication_reason="Holds DAGs, plugins and requirements that are deployed from version "
                 "control, which is their copy.",
