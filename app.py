@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import sys
 
-from aws_cdk import App
-
 from mwaa_migration.config import MigrationFileError, load_migrations
-from stacks.migration_app import add_migration_stacks, add_security_checks, cdk_json_context
+from stacks.migration_app import add_migrations, new_app
 
 
 def main() -> int:
-    app = App(context=cdk_json_context())
+    app = new_app()
     # The only context read in the app: which migration(s) to build. Constructs never read context.
     selector = app.node.try_get_context("migration")
     try:
@@ -20,8 +18,7 @@ def main() -> int:
     except MigrationFileError as error:
         print(error, file=sys.stderr)
         return 2
-    add_migration_stacks(app, migrations)
-    add_security_checks(app)
+    add_migrations(app, migrations)
     try:
         app.synth()
     except RuntimeError as error:

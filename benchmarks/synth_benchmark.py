@@ -28,12 +28,10 @@ app.synth()
 MIGRATIONS_APP = """
 import sys
 from pathlib import Path
-from aws_cdk import App
 from mwaa_migration.config import load_migration
-from stacks.migration_app import add_migration_stacks, add_security_checks, cdk_json_context
-app = App(context=cdk_json_context())
-add_migration_stacks(app, [load_migration(Path(p)) for p in sys.argv[1:]])
-add_security_checks(app)
+from stacks.migration_app import add_migrations, new_app
+app = new_app()
+add_migrations(app, [load_migration(Path(p)) for p in sys.argv[1:]])
 app.synth()
 """
 

@@ -18,11 +18,11 @@ from stacks.new_environment_stack import NewEnvironmentStack
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
-def cdk_json_context() -> dict[str, Any]:
-    """cdk.json's feature flags, for an App the CLI didn't start (`python app.py`, tests); the CLI's own
-    context still takes precedence over these."""
+def new_app(outdir: str | None = None) -> App:
+    """An App with cdk.json's feature flags, also when the CLI didn't start it (`python app.py`, tests); the
+    CLI's own context still takes precedence over these."""
     context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
-    return context
+    return App(context=context, outdir=outdir)
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,9 @@ class MigrationStacks:
     new_environment: NewEnvironmentStack
 
 
-def add_migration_stacks(app: App, migrations: Sequence[MigrationConfig]) -> list[MigrationStacks]:
-    """Two stacks per migration, named after it, so many migrations share one app and one account."""
+def add_migrations(app: App, migrations: Sequence[MigrationConfig]) -> list[MigrationStacks]:
+    """Two stacks per migration, named after it, so many migrations share one app and one account; and the
+    security gate over all of them."""
     built = []
     for migration in migrations:
         bucket_stack = MigrationBucketStack(
@@ -50,9 +51,6 @@ def add_migration_stacks(app: App, migrations: Sequence[MigrationConfig]) -> lis
             description=f"MWAA migration {migration.name}: new environment {migration.target.environment_name}",
         )
         built.append(MigrationStacks(migration, bucket_stack, environment_stack))
-    return built
-
-
-def add_security_checks(app: App) -> None:
-    """cdk-nag rule packs as validation plugins: any unacknowledged finding fails synth."""
+    # cdk-nag rule packs as validation plugins: any unacknowledged finding fails synth.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    return built

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Stack, cx_api
+from aws_cdk import Stack, cx_api
 
 from mwaa_migration.config import load_migration, resolve_migration_paths
-from stacks.migration_app import MigrationStacks, add_migration_stacks, add_security_checks, cdk_json_context
+from stacks.migration_app import MigrationStacks, add_migrations, new_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_MIGRATIONS = REPO_ROOT / "tests" / "fixtures" / "migrations"
@@ -33,10 +33,9 @@ class SynthesizedApp:
 
 def synthesize(outdir: Path) -> SynthesizedApp:
     """Every shipped migration and every test migration, in one app, with the cdk-nag gate on."""
-    app = App(context=cdk_json_context(), outdir=str(outdir))
+    app = new_app(str(outdir))
     paths = resolve_migration_paths("all") + sorted(TEST_MIGRATIONS.glob("*.toml"))
-    built = add_migration_stacks(app, [load_migration(path) for path in paths])
-    add_security_checks(app)
+    built = add_migrations(app, [load_migration(path) for path in paths])
     assembly = app.synth()
     return SynthesizedApp(stacks={item.migration.name: item for item in built}, assembly=assembly)
 
