@@ -882,7 +882,6 @@ def test_app_exits_2_with_the_problems_and_no_traceback(tmp_path: Path) -> None:
         **os.environ,
         "CDK_CONTEXT_JSON": json.dumps({"migration": str(bad)}),
         "CDK_OUTDIR": str(tmp_path / "cdk.out"),
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
     }
     result = subprocess.run(
         [sys.executable, "app.py"],
