@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ if str(REPO_ROOT) not in sys.path:
 
 # The Lambda's modules are top-level in its asset; this puts them on sys.path, so tests import them the same
 # way the runtime does.
-import mwaa_migration.clone_lambda  # noqa: E402, F401
+from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
 
 # Fake credentials so nothing can reach a real account, and no CDK chatter.
 os.environ.update(
@@ -37,4 +38,7 @@ from tests.synth_app import SynthesizedApp, synthesize  # noqa: E402
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    # Bytecode in the handler's folder, whatever PYTHONDONTWRITEBYTECODE says, so the asset's exclusion of it
+    # is exercised by every synth the tests make.
+    compileall.compile_dir(CLONE_SETTINGS_DIR, quiet=1)
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
