@@ -54,6 +54,10 @@ def plan(environment: dict[str, Any], migration: MigrationConfig, deploy_region:
         overrides=clone_overrides(target, migration.name),
     )
     result = clone_rules.clone_settings(environment, request)
+    # The deploy refuses a response CloudFormation can't take; the plan says so too, with the same message.
+    attributes = clone_rules.encode_attributes(result.settings)
+    body = clone_rules.response_body(attributes, physical_id=clone_rules.physical_resource_id(request))
+    clone_rules.check_response_size(result.settings, body)
     warnings = list(result.warnings)
     settings: dict[str, Any] = {
         "Name": target.environment_name,

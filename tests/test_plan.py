@@ -93,3 +93,13 @@ def test_plan_runs_in_under_a_second() -> None:
     elapsed = time.perf_counter() - start
     assert json.loads(completed.stdout)["settings"]["Name"] == "orders-v3"
     assert elapsed < 1.0
+
+
+def test_plan_refuses_what_cloudformation_could_not_take(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    oversized = (PLAN_MIGRATIONS / "orders.toml").read_text() + f'"webserver.instance_name" = "{"x" * 4000}"\n'
+    migration = tmp_path / "orders.toml"
+    migration.write_text(oversized)
+    source = str(GET_ENVIRONMENT_DIR / "airflow-2.10.3.json")
+    assert plan.main(["--source", source, "--migration", str(migration)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("plan refused:") and "4096" in error.replace(",", "")
