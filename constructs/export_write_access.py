@@ -11,25 +11,6 @@ from constructs import Construct
 from constructs.acknowledgments import acknowledge_wildcard_resource
 
 
-def export_write_statements(*, bucket: s3.IBucket, key: kms.IKey, export_prefix: str) -> list[iam.PolicyStatement]:
-    """PutObject on the export prefix only, and the KMS calls an SSE-KMS upload makes, only through S3."""
-    return [
-        iam.PolicyStatement(
-            sid="WriteMetadataExport",
-            # The guide grants s3:PutObject*; the export only uploads objects, so no tagging or ACL calls are allowed.
-            actions=["s3:PutObject"],
-            resources=[bucket.arn_for_objects(f"{export_prefix}*")],
-        ),
-        iam.PolicyStatement(
-            sid="EncryptMetadataExport",
-            # GenerateDataKey encrypts each upload; Decrypt is needed to complete multipart uploads.
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
-        ),
-    ]
-
-
 class ExportWriteAccess(Construct):
     """A managed policy: attached to the old execution role for an MWAA source; for a self-managed source, left
     for the user to attach to whatever identity runs the export."""
@@ -45,6 +26,22 @@ class ExportWriteAccess(Construct):
         old_execution_role_arn: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        export_objects = bucket.arn_for_objects(f"{export_prefix}*")
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteMetadataExport",
+                # The guide grants s3:PutObject*; the export only uploads objects, so no tagging or ACL calls.
+                actions=["s3:PutObject"],
+                resources=[export_objects],
+            ),
+            iam.PolicyStatement(
+                sid="EncryptMetadataExport",
+                # GenerateDataKey encrypts each upload; Decrypt is needed to complete multipart uploads.
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ]
         roles = []
         if old_execution_role_arn is not None:
             roles.append(iam.Role.from_role_arn(self, "OldExecutionRole", old_execution_role_arn, mutable=True))
@@ -52,12 +49,12 @@ class ExportWriteAccess(Construct):
             self,
             "Policy",
             description=f"Write Airflow metadata exports to {export_prefix} of the migration bucket",
-            statements=export_write_statements(bucket=bucket, key=key, export_prefix=export_prefix),
+            statements=statements,
             roles=roles,
         )
         acknowledge_wildcard_resource(
             self.policy,
-            bucket.arn_for_objects(f"{export_prefix}*"),
+            export_objects,
             "The export DAG writes one object per metadata table under this migration's export prefix; "
             "the wildcard is the object key, not the bucket or the action.",
         )

@@ -24,12 +24,12 @@ class MigrationBucket(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.access_logs = access_logs_bucket(self, "AccessLogs")
+        access_logs = access_logs_bucket(self, "AccessLogs")
         self.bucket = SecureBucket(
             self,
             "Exports",
             encryption_key=self.key,
-            access_logs=self.access_logs,
+            access_logs=access_logs,
             access_logs_prefix="migration-bucket/",
             expire_after=Duration.days(retention_days),
             bucket_name=migration_bucket_name(migration_name),

@@ -23,7 +23,6 @@ class MigrationBucketStack(Stack):
         )
         self.bucket = storage.bucket
         self.key = storage.key
-        self.export_prefix = migration.export_prefix
         self.write_access = ExportWriteAccess(
             self,
             "ExportWriteAccess",
