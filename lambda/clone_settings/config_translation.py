@@ -53,6 +53,19 @@ _CORE_TO_DATABASE = (
     "load_default_connections",
     "max_db_retries",
 )
+# The StatsD options Airflow 2.0 moved from [scheduler] to [metrics]; 3.0's CONFIGS_CHANGES renames them (and
+# statsd_datadog_metrics_tags, added under [scheduler] later) again for any still under [scheduler].
+_SCHEDULER_TO_METRICS = (
+    "statsd_on",
+    "statsd_host",
+    "statsd_port",
+    "statsd_prefix",
+    "statsd_allow_list",
+    "stat_name_handler",
+    "statsd_datadog_enabled",
+    "statsd_datadog_tags",
+    "statsd_custom_client_path",
+)
 
 # --- Airflow 1.10 -> 2.x -------------------------------------------------------------------------
 # AirflowConfigParser.deprecated_options in airflow/configuration.py of Airflow 2.10.3 (identical in
@@ -87,19 +100,7 @@ _RENAMED_2X: dict[str, dict[str, str]] = {
             "dag_processor_manager_log_location",
             "task_log_reader",
         ),
-        **_moved(
-            "scheduler",
-            "metrics",
-            "statsd_on",
-            "statsd_host",
-            "statsd_port",
-            "statsd_prefix",
-            "statsd_allow_list",
-            "stat_name_handler",
-            "statsd_datadog_enabled",
-            "statsd_datadog_tags",
-            "statsd_custom_client_path",
-        ),
+        **_moved("scheduler", "metrics", *_SCHEDULER_TO_METRICS),
     },
     "2.1.0": {
         "celery.default_queue": "operators.default_queue",
@@ -187,20 +188,7 @@ _RENAMED_3X: dict[str, dict[str, str]] = {
         "policy.airflow_local_settings": "policy.task_policy",
         "scheduler.processor_poll_interval": "scheduler.scheduler_idle_sleep_time",
         "scheduler.deactivate_stale_dags_interval": "scheduler.parsing_cleanup_interval",
-        **_moved(
-            "scheduler",
-            "metrics",
-            "statsd_on",
-            "statsd_host",
-            "statsd_port",
-            "statsd_prefix",
-            "statsd_allow_list",
-            "stat_name_handler",
-            "statsd_datadog_enabled",
-            "statsd_datadog_tags",
-            "statsd_datadog_metrics_tags",
-            "statsd_custom_client_path",
-        ),
+        **_moved("scheduler", "metrics", *_SCHEDULER_TO_METRICS, "statsd_datadog_metrics_tags"),
         "scheduler.max_threads": "dag_processor.parsing_processes",
         **_moved(
             "scheduler",
