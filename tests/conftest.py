@@ -15,6 +15,11 @@ if str(REPO_ROOT) not in sys.path:
 # way the runtime does.
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
 
+# The workflow deployment Lambda's modules, top-level in its asset in the same way.
+WORKFLOW_DEPLOY_DIR = REPO_ROOT / "lambda" / "deploy_workflows"
+if str(WORKFLOW_DEPLOY_DIR) not in sys.path:
+    sys.path.insert(0, str(WORKFLOW_DEPLOY_DIR))
+
 # Fake credentials so nothing can reach a real account, and no CDK chatter.
 os.environ.update(
     {
