@@ -46,6 +46,10 @@ class EnvironmentSettings:
     plugins_s3_path: str | None = None
     requirements_s3_path: str | None = None
     startup_script_s3_path: str | None = None
+    # S3 version IDs of deployed files (deploy-time tokens): a new version is what makes MWAA apply a change.
+    plugins_s3_object_version: str | None = None
+    requirements_s3_object_version: str | None = None
+    startup_script_s3_object_version: str | None = None
 
 
 class MwaaEnvironment(Construct):
@@ -94,6 +98,9 @@ class MwaaEnvironment(Construct):
             plugins_s3_path=s.plugins_s3_path,
             requirements_s3_path=s.requirements_s3_path,
             startup_script_s3_path=s.startup_script_s3_path,
+            plugins_s3_object_version=s.plugins_s3_object_version,
+            requirements_s3_object_version=s.requirements_s3_object_version,
+            startup_script_s3_object_version=s.startup_script_s3_object_version,
         )
         if not isinstance(s.tags, dict):
             # The resource accepts tags as a JSON string, but CDK's tag manager only takes a literal map.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,6 +113,21 @@ class TargetConfig:
 
 
 @dataclass(frozen=True)
+class WorkflowsConfig:
+    """Local files to deploy into the new environment's source bucket; paths are resolved, and exist."""
+
+    dags: Path | None = None
+    requirements: Path | None = None
+    plugins: Path | None = None  # a folder the app zips, or a ready .zip file
+    startup_script: Path | None = None
+    allow_existing_bucket: bool = False
+
+    @property
+    def has_files(self) -> bool:
+        return any(path is not None for path in (self.dags, self.requirements, self.plugins, self.startup_script))
+
+
+@dataclass(frozen=True)
 class MigrationBucketConfig:
     retention_days: int = 30
 
@@ -124,6 +139,7 @@ class MigrationConfig:
     source: SourceConfig
     target: TargetConfig
     migration_bucket: MigrationBucketConfig
+    workflows: WorkflowsConfig = field(default_factory=WorkflowsConfig)
 
     @property
     def export_prefix(self) -> str:
@@ -324,7 +340,14 @@ TARGET_SCALAR_KEYS = (
 TARGET_TABLES = ("network", "logging", "airflow_configuration_options", "tags")
 NETWORK_KEYS = ("subnet_ids", "security_group_ids", "vpc_id")
 MIGRATION_BUCKET_KEYS = ("retention_days",)
-TOP_LEVEL_KEYS = ("source", "target", "migration_bucket")
+WORKFLOW_KEYS = ("dags", "requirements", "plugins", "startup_script", "allow_existing_bucket")
+TOP_LEVEL_KEYS = ("source", "target", "migration_bucket", "workflows")
+# Where a deployed file goes in the source bucket when the file doesn't name the target path.
+DEFAULT_S3_PATHS = {
+    "requirements": "requirements.txt",
+    "plugins": "plugins.zip",
+    "startup_script": "startup.sh",
+}
 
 NAME_RULE = "1 to 80 characters matching ^[a-zA-Z][0-9a-zA-Z_-]*$"
 ROLE_ARN_RULE = "an IAM role ARN such as arn:aws:iam::111122223333:role/service-role/my-role"
@@ -347,15 +370,21 @@ def parse_migration(raw: Mapping[str, Any], path: Path) -> MigrationConfig:
     bucket_table = reader.table(raw, "migration_bucket", MIGRATION_BUCKET_KEYS)
     retention = reader.integer(bucket_table, "migration_bucket.retention_days", 1, 3650)
     migration_bucket = MigrationBucketConfig(retention_days=retention or MigrationBucketConfig.retention_days)
+    workflows = _parse_workflows(reader, reader.table(raw, "workflows", WORKFLOW_KEYS), path.parent)
 
     if target is not None:
         _check_against_mwaa(reader, target, source.kind if source else None)
     if source is not None and target is not None:
         network_given = isinstance(raw.get("target"), dict) and "network" in raw["target"]
         _check_migration_rules(reader, source, target, network_given=network_given)
+    if target is not None:
+        _check_workflow_targets(reader, workflows, target)
+        target = _with_deployed_paths(target, workflows)
     if reader.problems or source is None or target is None:
         raise MigrationFileError(path, reader.problems)
-    return MigrationConfig(name=name, path=path, source=source, target=target, migration_bucket=migration_bucket)
+    return MigrationConfig(
+        name=name, path=path, source=source, target=target, migration_bucket=migration_bucket, workflows=workflows
+    )
 
 
 def _parse_source(reader: _Reader, table: Mapping[str, Any]) -> SourceConfig | None:
@@ -620,3 +649,85 @@ def _check_migration_rules(reader: _Reader, source: SourceConfig, target: Target
                 "can't be moved to an older version. "
                 + (f"Pick one of: {', '.join(newer)}" if newer else "MWAA offers no version that new yet"),
             )
+
+
+def _parse_workflows(reader: _Reader, table: Mapping[str, Any], base: Path) -> WorkflowsConfig:
+    def local_path(key: str, kind: str, accepts: Callable[[Path], bool]) -> Path | None:
+        value = reader.string(table, f"workflows.{key}", expected=f"a path to {kind}, relative to the migration file")
+        if value is None:
+            return None
+        if Path(value).is_absolute():
+            reader.problem(
+                f"workflows.{key}", f"{value!r} must be relative to the migration file, so it works in any clone"
+            )
+            return None
+        resolved = (base / value).resolve()
+        if not accepts(resolved):
+            reader.problem(f"workflows.{key}", f"{value!r} is not {kind} (looked for {resolved})")
+            return None
+        return resolved
+
+    allow = table.get("allow_existing_bucket", False)
+    if not isinstance(allow, bool):
+        reader.problem("workflows.allow_existing_bucket", f"must be true or false, got {_describe(allow)}")
+        allow = False
+    return WorkflowsConfig(
+        dags=local_path("dags", "a DAG folder", Path.is_dir),
+        requirements=local_path("requirements", "a requirements file", Path.is_file),
+        plugins=local_path(
+            "plugins",
+            "a plugins folder or a .zip file",
+            lambda found: found.is_dir() or (found.is_file() and found.suffix == ".zip"),
+        ),
+        startup_script=local_path("startup_script", "a startup script file", Path.is_file),
+        allow_existing_bucket=allow,
+    )
+
+
+def _check_workflow_targets(reader: _Reader, workflows: WorkflowsConfig, target: TargetConfig) -> None:
+    deployed = [key for key in ("dags", *DEFAULT_S3_PATHS) if getattr(workflows, key) is not None]
+    if target.source_bucket_arn is not None and deployed and not workflows.allow_existing_bucket:
+        effect = "overwrites those objects"
+        if workflows.dags is not None:
+            effect += f" and deletes every object under {_dag_prefix(target)!r} that workflows.dags does not have"
+        reader.problem(
+            "workflows",
+            f"target.source_bucket_arn names an existing bucket, and deploying {', '.join(deployed)} there "
+            f"{effect}; set workflows.allow_existing_bucket = true to accept that, or remove "
+            "target.source_bucket_arn to deploy into a bucket the stack creates",
+        )
+    if workflows.allow_existing_bucket and target.source_bucket_arn is None:
+        reader.problem(
+            "workflows.allow_existing_bucket",
+            "only with target.source_bucket_arn; without it the workflows go to a bucket the stack creates",
+        )
+    if workflows.dags is None:
+        return
+    prefix = _dag_prefix(target)
+    for key in DEFAULT_S3_PATHS:
+        s3_path = getattr(target, f"{key}_s3_path") or DEFAULT_S3_PATHS[key]
+        if getattr(workflows, key) is not None and s3_path.startswith(prefix):
+            reader.problem(
+                f"target.{key}_s3_path",
+                f"{s3_path!r} is under target.dag_s3_path {prefix!r}, where deploying workflows.dags deletes what "
+                "the DAG folder does not have; put it outside that folder",
+            )
+
+
+def _dag_prefix(target: TargetConfig) -> str:
+    return target.dag_s3_path.strip("/") + "/"
+
+
+def _with_deployed_paths(target: TargetConfig, workflows: WorkflowsConfig) -> TargetConfig:
+    """A deployed file's S3 path: the one the file names, else the default; the environment is given it."""
+
+    def path(key: str) -> str | None:
+        named: str | None = getattr(target, f"{key}_s3_path")
+        return named or (DEFAULT_S3_PATHS[key] if getattr(workflows, key) is not None else None)
+
+    return replace(
+        target,
+        requirements_s3_path=path("requirements"),
+        plugins_s3_path=path("plugins"),
+        startup_script_s3_path=path("startup_script"),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Fn, Stack
@@ -21,9 +22,10 @@ from constructs.mwaa_environment import (
 )
 from constructs.secure_bucket import SecureBucket, access_logs_bucket
 from constructs.settings_clone import SourceSettingsClone
+from constructs.workflow_deployment import WorkflowDeployment, WorkflowFile
 from mwaa_migration.clone_lambda import clone_rules
 from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
-from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
+from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig, WorkflowsConfig
 
 
 class NewEnvironmentStack(Stack):
@@ -108,6 +110,17 @@ class NewEnvironmentStack(Stack):
             source_bucket_arn=source_bucket.bucket_arn,
             created_security_group=created_group,
         )
+        deployment = _deploy_workflows(self, migration.workflows, target, source_bucket)
+        if deployment is not None:
+            settings = replace(
+                settings,
+                requirements_s3_object_version=deployment.versions.get("Requirements"),
+                plugins_s3_object_version=deployment.versions.get("Plugins"),
+                startup_script_s3_object_version=deployment.versions.get("StartupScript"),
+            )
+            if deployment.dags is not None:
+                # The first scheduler start finds the DAGs in place.
+                policies.append(deployment.dags)
         environment = MwaaEnvironment(self, "Environment", settings=settings, depends_on=policies).environment
 
         CfnOutput(self, "EnvironmentName", value=target.environment_name, description="New MWAA environment")
@@ -120,6 +133,27 @@ class NewEnvironmentStack(Stack):
         )
         CfnOutput(self, "ExecutionRoleArn", value=role.role_arn, description="New environment's execution role")
         CfnOutput(self, "WebserverUrl", value=environment.attr_webserver_url, description="Airflow UI host")
+
+
+def _deploy_workflows(
+    scope: Construct, workflows: WorkflowsConfig, target: TargetConfig, bucket: s3.IBucket
+) -> WorkflowDeployment | None:
+    """The file's [workflows], deployed to the paths the environment is given (the validation filled them in)."""
+    chosen = {
+        "Requirements": (workflows.requirements, target.requirements_s3_path),
+        "Plugins": (workflows.plugins, target.plugins_s3_path),
+        "StartupScript": (workflows.startup_script, target.startup_script_s3_path),
+    }
+    files = [
+        WorkflowFile(name=name, source=source, key=key)
+        for name, (source, key) in chosen.items()
+        if source is not None and key is not None
+    ]
+    if not workflows.has_files:
+        return None
+    return WorkflowDeployment(
+        scope, "Workflows", bucket=bucket, dag_folder=workflows.dags, dag_s3_path=target.dag_s3_path, files=files
+    )
 
 
 def resolve_settings(

@@ -43,7 +43,9 @@ from tests.synth_app import SynthesizedApp, synthesize  # noqa: E402
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    # Bytecode in the handler's folder, whatever PYTHONDONTWRITEBYTECODE says, so the asset's exclusion of it
-    # is exercised by every synth the tests make.
+    # Bytecode in the handlers' and the example DAGs' folders, whatever PYTHONDONTWRITEBYTECODE says, so the
+    # assets' exclusion of it is exercised by every synth the tests make.
     compileall.compile_dir(CLONE_SETTINGS_DIR, quiet=1)
+    compileall.compile_dir(WORKFLOW_DEPLOY_DIR, quiet=1)
+    compileall.compile_dir(REPO_ROOT / "migrations" / "workflows" / "example" / "dags", quiet=1)
     return synthesize(tmp_path_factory.mktemp("cdk.out"))

@@ -739,7 +739,7 @@ def test_example_loads_into_the_typed_model() -> None:
     assert target.weekly_maintenance_window_start == "SUN:03:30"
     assert target.network is None  # cloned from the source
     assert target.dag_s3_path == "dags"
-    assert target.plugins_s3_path is None
+    assert target.plugins_s3_path == "plugins.zip"  # deployed from [workflows], to the default path
     assert dict(target.logging) == {"task": "INFO", "scheduler": "WARNING"}
     assert dict(target.airflow_configuration_options) == {"core.default_timezone": "utc"}
     assert dict(target.tags) == {"team": "data-platform"}

@@ -103,3 +103,29 @@ def test_plan_refuses_what_cloudformation_could_not_take(capsys: pytest.CaptureF
     assert plan.main(["--source", source, "--migration", str(migration)]) == 1
     error = capsys.readouterr().err
     assert error.startswith("plan refused:") and "4096" in error.replace(",", "")
+
+
+def test_plan_shows_the_deployed_files_and_that_their_versions_come_at_deploy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = plan.main(["--source", str(GET_ENVIRONMENT_DIR / "airflow-1.10.12.json"), "--migration", "example"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    settings = result["settings"]
+    shape = botocore.session.get_session().get_service_model("mwaa").operation_model("CreateEnvironment").input_shape
+    assert shape is not None
+    assert not ParamValidator().validate(settings, shape).has_errors()
+    assert {
+        key: value for key, value in settings.items() if key.startswith(("Requirements", "Plugins", "Startup"))
+    } == {
+        "RequirementsS3Path": "requirements.txt",
+        "RequirementsS3ObjectVersion": "written-by-the-deployment",
+        "PluginsS3Path": "plugins.zip",
+        "PluginsS3ObjectVersion": "written-by-the-deployment",
+        "StartupScriptS3Path": "startup.sh",
+        "StartupScriptS3ObjectVersion": "written-by-the-deployment",
+    }
+    assert (
+        "RequirementsS3ObjectVersion, PluginsS3ObjectVersion, StartupScriptS3ObjectVersion marked "
+        "written-by-the-deployment are set at deploy time"
+    ) in result["warnings"]

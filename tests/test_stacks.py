@@ -341,7 +341,10 @@ def test_environment_is_retained_and_waits_for_its_role_policies(synthesized: Sy
     assert env["DeletionPolicy"] == "Retain" and env["UpdateReplacePolicy"] == "Retain"
     execution_policy = stack.node.find_child("ExecutionRole").node.find_child("Policy")
     read_policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
-    assert sorted(env["DependsOn"]) == sorted([logical_id(execution_policy), logical_id(read_policy)])
+    dag_folder = stack.node.find_child("Workflows").node.find_child("DagFolder")
+    assert sorted(env["DependsOn"]) == sorted(
+        [logical_id(execution_policy), logical_id(read_policy), logical_id(dag_folder)]
+    )
 
 
 def test_self_managed_environment_sets_every_property_from_file_or_mwaa_defaults(

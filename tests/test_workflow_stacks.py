@@ -1,0 +1,227 @@
+"""The workflow deployment as synthesized: what is staged, where it goes, who may do what, and how each deployed
+file's S3 version reaches the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import FileSystem
+
+from constructs.workflow_deployment import DAG_EXCLUDES, DAGS_RESOURCE_TYPE, FILE_RESOURCE_TYPE
+from mwaa_migration.plugins_zip import build_plugins_zip
+from tests.synth_app import REPO_ROOT, SynthesizedApp
+
+EXAMPLE_WORKFLOWS = REPO_ROOT / "migrations" / "workflows" / "example"
+REPORTING_WORKFLOWS = REPO_ROOT / "tests" / "fixtures" / "workflows" / "reporting"
+ASSET_BUCKET = {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
+SOURCE_BUCKET_ARN = {"Fn::GetAtt": ["SourceBucket7A793AB3", "Arn"]}
+EXISTING_BUCKET_ARN = "arn:aws:s3:::existing-airflow-bucket"
+
+
+def template(synthesized: SynthesizedApp, name: str) -> dict[str, Any]:
+    return synthesized.template(synthesized.stacks[name].new_environment)
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {key: value for key, value in template["Resources"].items() if value["Type"] == resource_type}
+
+
+def environment(template: dict[str, Any]) -> dict[str, Any]:
+    (found,) = resources_of_type(template, "AWS::MWAA::Environment").values()
+    return found
+
+
+def staged_source(synthesized: SynthesizedApp, name: str, staged_key: str) -> Path:
+    """The file or folder in the assembly that CDK publishes to `staged_key` in its asset bucket."""
+    stack = synthesized.stacks[name].new_environment
+    assembly = Path(synthesized.assembly.directory)
+    manifest = json.loads((assembly / f"{stack.artifact_id}.assets.json").read_text())
+    for asset in manifest["files"].values():
+        if any(d["objectKey"] == staged_key for d in asset["destinations"].values()):
+            return assembly / str(asset["source"]["path"])
+    raise AssertionError(f"no asset is published to {staged_key}")
+
+
+def object_arn(bucket_arn: dict[str, Any], key: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", [bucket_arn, f"/{key}"]]}
+
+
+def staged_arn(staged_key: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", ASSET_BUCKET, f"/{staged_key}"]]}
+
+
+def handler_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    (policy,) = (
+        resource
+        for key, resource in resources_of_type(template, "AWS::IAM::ManagedPolicy").items()
+        if key.startswith("WorkflowsHandlerPolicy")
+    )
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+# --- The example: every kind of file, into the bucket the stack creates -----------------------------------------
+
+
+def test_each_file_is_its_own_resource_and_its_version_is_pinned(synthesized: SynthesizedApp) -> None:
+    t = template(synthesized, "example")
+    files = {
+        r["Properties"]["Key"]: (key, r["Properties"]) for key, r in resources_of_type(t, FILE_RESOURCE_TYPE).items()
+    }
+    assert sorted(files) == ["plugins.zip", "requirements.txt", "startup.sh"]
+    props = environment(t)["Properties"]
+    for path_property, version_property, key in (
+        ("RequirementsS3Path", "RequirementsS3ObjectVersion", "requirements.txt"),
+        ("PluginsS3Path", "PluginsS3ObjectVersion", "plugins.zip"),
+        ("StartupScriptS3Path", "StartupScriptS3ObjectVersion", "startup.sh"),
+    ):
+        logical_id, properties = files[key]
+        assert props[path_property] == key
+        # The version the deployment wrote, so a changed file updates the environment and an unchanged one can't.
+        assert props[version_property] == {"Fn::GetAtt": [logical_id, "VersionId"]}
+        assert properties["Kind"] == "File"
+        assert properties["Bucket"] == {"Ref": "SourceBucket7A793AB3"}
+        assert properties["StagedBucket"] == ASSET_BUCKET
+        assert properties["ServiceTimeout"] == "600"
+
+
+def test_the_staged_files_are_the_example_files(synthesized: SynthesizedApp) -> None:
+    files = {
+        r["Properties"]["Key"]: r["Properties"]["StagedKey"]
+        for r in resources_of_type(template(synthesized, "example"), FILE_RESOURCE_TYPE).values()
+    }
+    for key, local in (("requirements.txt", "requirements.txt"), ("startup.sh", "startup.sh")):
+        assert (
+            staged_source(synthesized, "example", files[key]).read_bytes() == (EXAMPLE_WORKFLOWS / local).read_bytes()
+        )
+    # The plugins folder, zipped reproducibly: the staged bytes are exactly the app's zip of the folder.
+    staged_zip = staged_source(synthesized, "example", files["plugins.zip"]).read_bytes()
+    assert staged_zip == build_plugins_zip(EXAMPLE_WORKFLOWS / "plugins")
+
+
+def test_dag_folder_syncs_under_the_dag_path_and_excludes_caches(synthesized: SynthesizedApp) -> None:
+    t = template(synthesized, "example")
+    ((logical_id, dags),) = resources_of_type(t, DAGS_RESOURCE_TYPE).items()
+    props = dags["Properties"]
+    assert props["Kind"] == "Dags"
+    assert props["Prefix"] == environment(t)["Properties"]["DagS3Path"] + "/"
+    assert props["Bucket"] == {"Ref": "SourceBucket7A793AB3"}
+    # The environment starts with its DAGs in place.
+    assert logical_id in environment(t)["DependsOn"]
+    staged = staged_source(synthesized, "example", props["StagedKey"])
+    assert sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*")) == ["example_dag.py"]
+    assert list((EXAMPLE_WORKFLOWS / "dags").glob("__pycache__/*.pyc")), "nothing to exclude: this proves nothing"
+
+
+def test_deployment_role_reads_only_its_staged_files_and_writes_only_its_keys(synthesized: SynthesizedApp) -> None:
+    t = template(synthesized, "example")
+    staged_keys = sorted(
+        r["Properties"]["StagedKey"]
+        for r in [
+            *resources_of_type(t, FILE_RESOURCE_TYPE).values(),
+            *resources_of_type(t, DAGS_RESOURCE_TYPE).values(),
+        ]
+    )
+    statements = {statement.pop("Sid"): statement for statement in handler_statements(t)}
+    read = statements.pop("ReadStagedWorkflowFiles")
+    assert read == {"Action": "s3:GetObject", "Effect": "Allow", "Resource": read["Resource"]}
+    assert sorted(read["Resource"], key=json.dumps) == sorted(map(staged_arn, staged_keys), key=json.dumps)
+    assert statements.pop("WriteWorkflowFiles") == {
+        "Action": "s3:PutObject",
+        "Effect": "Allow",
+        "Resource": [object_arn(SOURCE_BUCKET_ARN, key) for key in ("plugins.zip", "requirements.txt", "startup.sh")],
+    }
+    assert statements.pop("ListDagFolder") == {
+        "Action": "s3:ListBucket",
+        "Condition": {"StringLike": {"s3:prefix": ["dags/*"]}},
+        "Effect": "Allow",
+        "Resource": SOURCE_BUCKET_ARN,
+    }
+    assert statements.pop("SyncDagFolder") == {
+        "Action": ["s3:DeleteObject", "s3:PutObject"],
+        "Effect": "Allow",
+        "Resource": object_arn(SOURCE_BUCKET_ARN, "dags/*"),
+    }
+    assert statements.pop("WriteOwnLogs")["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statements == {}
+
+
+def test_deployments_wait_for_their_permissions(synthesized: SynthesizedApp) -> None:
+    t = template(synthesized, "example")
+    deployments = [
+        *resources_of_type(t, FILE_RESOURCE_TYPE).values(),
+        *resources_of_type(t, DAGS_RESOURCE_TYPE).values(),
+    ]
+    for resource in deployments:
+        assert sorted(resource["DependsOn"]) == sorted(
+            key for key in t["Resources"] if key.startswith(("WorkflowsHandlerPolicy", "WorkflowsProviderPolicy"))
+        )
+
+
+def test_the_dag_prune_acknowledgment_names_the_dag_path_only(synthesized: SynthesizedApp) -> None:
+    report = json.loads((Path(synthesized.assembly.directory) / "validation-report.json").read_text())
+    (solutions,) = (plugin for plugin in report["pluginReports"] if plugin["pluginName"] == "AwsSolutions")
+    rules = {
+        violation["ruleName"]: violation["violatingConstructs"][0]["constructPath"]
+        for violation in solutions["suppressedViolations"]
+        if "/Workflows/" in violation["violatingConstructs"][0]["constructPath"]
+    }
+    assert rules == {
+        "AwsSolutions-IAM5[Resource::<SourceBucket7A793AB3.Arn>/dags/*]": "example-new-environment/Workflows/"
+        "HandlerPolicy/Resource",
+        f"AwsSolutions-IAM5[Resource::{EXISTING_BUCKET_ARN}/airflow/dags/*]": "byo-kms-new-environment/Workflows/"
+        "HandlerPolicy/Resource",
+    }
+
+
+# --- An existing bucket, the file's own paths, a ready plugins.zip -----------------------------------------------
+
+
+def test_existing_bucket_gets_the_files_at_the_files_own_paths(synthesized: SynthesizedApp) -> None:
+    t = template(synthesized, "byo-kms")
+    files = {r["Properties"]["Key"]: r["Properties"] for r in resources_of_type(t, FILE_RESOURCE_TYPE).values()}
+    assert sorted(files) == ["plugins/plugins.zip", "requirements/requirements.txt"]
+    assert {props["Bucket"] for props in files.values()} == {"existing-airflow-bucket"}
+    # A ready plugins.zip is deployed as it is.
+    staged = staged_source(synthesized, "byo-kms", files["plugins/plugins.zip"]["StagedKey"])
+    assert staged.read_bytes() == (REPORTING_WORKFLOWS / "plugins.zip").read_bytes()
+    props = environment(t)["Properties"]
+    assert "StartupScriptS3Path" not in props and "StartupScriptS3ObjectVersion" not in props
+    (dags,) = resources_of_type(t, DAGS_RESOURCE_TYPE).values()
+    assert dags["Properties"]["Prefix"] == "airflow/dags/"
+    assert props["DagS3Path"] == "airflow/dags"
+    statements = {statement["Sid"]: statement for statement in handler_statements(t)}
+    assert statements["SyncDagFolder"]["Resource"] == f"{EXISTING_BUCKET_ARN}/airflow/dags/*"
+    assert statements["ListDagFolder"]["Condition"] == {"StringLike": {"s3:prefix": ["airflow/dags/*"]}}
+    assert statements["WriteWorkflowFiles"]["Resource"] == [
+        f"{EXISTING_BUCKET_ARN}/plugins/plugins.zip",
+        f"{EXISTING_BUCKET_ARN}/requirements/requirements.txt",
+    ]
+
+
+@pytest.mark.parametrize("name", ["example-self-managed", "micro-kms"])
+def test_no_workflows_deploy_nothing(synthesized: SynthesizedApp, name: str) -> None:
+    t = template(synthesized, name)
+    assert not resources_of_type(t, FILE_RESOURCE_TYPE) and not resources_of_type(t, DAGS_RESOURCE_TYPE)
+    assert not [key for key in t["Resources"] if key.startswith("Workflows")]
+    assert not [prop for prop in environment(t)["Properties"] if prop.endswith("S3ObjectVersion")]
+
+
+# --- Determinism: the staged key only changes when content does ---------------------------------------------------
+
+
+def test_dag_folder_hash_survives_a_touch_and_follows_content(tmp_path: Path) -> None:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "etl.py").write_text("# etl\n")
+    before = FileSystem.fingerprint(str(folder), exclude=DAG_EXCLUDES)
+    os.utime(folder / "etl.py", (1_000_000_000, 1_000_000_000))
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "etl.cpython-312.pyc").write_bytes(b"\0")
+    assert FileSystem.fingerprint(str(folder), exclude=DAG_EXCLUDES) == before
+    (folder / "etl.py").write_text("# etl, changed\n")
+    assert FileSystem.fingerprint(str(folder), exclude=DAG_EXCLUDES) != before
