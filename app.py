@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from mwaa_migration.config import MigrationFileError, load_migrations
+from mwaa_migration.preflight import PreflightError, report_preflight
 from stacks.migration_app import add_migrations, new_app
 
 
@@ -18,6 +20,14 @@ def main() -> int:
     except MigrationFileError as error:
         print(error, file=sys.stderr)
         return 2
+    # Pre-flight of each migration's [workflows], before any construct: warnings are printed, errors stop synth.
+    try:
+        failed = report_preflight(migrations, sys.stderr, Path.cwd())
+    except PreflightError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if failed:
+        return 1
     add_migrations(app, migrations)
     try:
         app.synth()

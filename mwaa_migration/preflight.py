@@ -17,10 +17,10 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -33,6 +33,7 @@ from packaging.utils import (
 )
 
 from mwaa_migration.airflow_versions import airflow_major, constraints_url, mwaa_python_version
+from mwaa_migration.config import MigrationConfig
 
 Severity = Literal["error", "warning"]
 
@@ -569,3 +570,61 @@ def check_plugins(plugins: Path, airflow_version: str) -> list[Finding]:
             message = f"module under {kind}s/ in the plugins: if it holds a custom {kind}, {_ADVICE}"
             findings.append(Finding("warning", path, None, "PLUGIN002", message))
     return _sorted(findings)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A migration's workflows
+# ------------------------------------------------------------------------------------------------------------
+
+
+class PreflightError(RuntimeError):
+    """The checks could not run (ruff missing or failing); not a finding about the user's files."""
+
+
+def check_workflows(migration: MigrationConfig) -> list[Finding]:
+    """Every check that applies to the migration's [workflows], for its target Airflow version."""
+    workflows, version = migration.workflows, migration.target.airflow_version
+    findings: list[Finding] = []
+    if workflows.requirements is not None:
+        findings += check_requirements(workflows.requirements, version)
+    if workflows.dags is not None:
+        try:
+            findings += check_dags(workflows.dags, version)
+        except RuntimeError as error:  # RuffNotFoundError too
+            raise PreflightError(f"{migration.name}: the DAG checks could not run: {error}") from None
+    if workflows.plugins is not None:
+        findings += check_plugins(workflows.plugins, version)
+    return _sorted(findings)
+
+
+def format_report(migration: MigrationConfig, findings: list[Finding], base: Path | None = None) -> str:
+    """One line per finding, then a summary line."""
+    errors = sum(finding.severity == "error" for finding in findings)
+    warnings = len(findings) - errors
+    target = f"Airflow {migration.target.airflow_version}"
+    if not migration.workflows.has_files:
+        summary = f"pre-flight {migration.name}: no [workflows] to check"
+    elif not findings:
+        summary = f"pre-flight {migration.name}: workflows ready for {target}"
+    else:
+        summary = f"pre-flight {migration.name}: {_count(errors, 'error')}, {_count(warnings, 'warning')} for {target}"
+        if errors:
+            summary += "; synth stops until the errors are fixed"
+    return "\n".join([*(finding.format(base) for finding in findings), summary])
+
+
+def report_preflight(migrations: Sequence[MigrationConfig], stream: TextIO, base: Path | None = None) -> bool:
+    """Check and report every migration's workflows, as synth and `preflight.py` both do; True if any error.
+
+    Raises PreflightError if the checks can't run.
+    """
+    failed = False
+    for migration in migrations:
+        findings = check_workflows(migration)
+        print(format_report(migration, findings, base), file=stream)
+        failed = failed or any(finding.severity == "error" for finding in findings)
+    return failed
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
