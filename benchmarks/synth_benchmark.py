@@ -29,9 +29,12 @@ MIGRATIONS_APP = """
 import sys
 from pathlib import Path
 from mwaa_migration.config import load_migration
+from mwaa_migration.preflight import report_preflight
 from stacks.migration_app import add_migrations, new_app
 app = new_app()
-add_migrations(app, [load_migration(Path(p)) for p in sys.argv[1:]])
+migrations = [load_migration(Path(p)) for p in sys.argv[1:]]
+report_preflight(migrations, sys.stderr)  # as app.py does
+add_migrations(app, migrations)
 app.synth()
 """
 
@@ -52,13 +55,15 @@ def copies_of_example(folder: Path, count: int) -> list[str]:
     paths = []
     for index in range(count):
         path = folder / f"bench{index:02d}.toml"
-        path.write_text(text.replace('environment_name = "analytics-v3"', f'environment_name = "analytics-v3-{index}"'))
+        copy = text.replace('environment_name = "analytics-v3"', f'environment_name = "analytics-v3-{index}"')
+        # The copies sit one folder below migrations/, so the [workflows] paths get one more "../".
+        path.write_text(copy.replace('"workflows/', '"../workflows/'))
         paths.append(str(path))
     return paths
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=REPO_ROOT / "migrations") as folder:
         twenty = copies_of_example(Path(folder), 20)
         one_bucket = timed(ONE_BUCKET_APP)
         example = timed(MIGRATIONS_APP, str(REPO_ROOT / "migrations" / "example.toml"))
