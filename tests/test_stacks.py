@@ -12,6 +12,7 @@ from aws_cdk.assertions import Match, Template
 from cfnlint.api import lint_file
 
 from constructs import IConstruct
+from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
 from tests.synth_app import SynthesizedApp
 
@@ -67,10 +68,13 @@ def test_cfn_lint_reports_nothing_on_any_template(synthesized: SynthesizedApp) -
     assert len(findings) == 2 * len(synthesized.stacks)
 
 
-def test_lambda_asset_has_no_bytecode(synthesized: SynthesizedApp) -> None:
-    # The shared synth puts bytecode in the handler's folder first, so there is something to leave out.
-    assert list(CLONE_SETTINGS_DIR.glob("__pycache__/*.pyc")), "nothing to exclude: this test would prove nothing"
-    asset_dirs = [p for p in Path(synthesized.assembly.directory).glob("asset.*") if (p / "clone_handler.py").exists()]
+@pytest.mark.parametrize(
+    ("code_dir", "handler"), [(CLONE_SETTINGS_DIR, "clone_handler.py"), (WORKFLOW_DEPLOY_DIR, "workflow_handler.py")]
+)
+def test_lambda_assets_have_no_bytecode(synthesized: SynthesizedApp, code_dir: Path, handler: str) -> None:
+    # The shared synth puts bytecode in the handlers' folders first, so there is something to leave out.
+    assert list(code_dir.glob("__pycache__/*.pyc")), "nothing to exclude: this test would prove nothing"
+    asset_dirs = [p for p in Path(synthesized.assembly.directory).glob("asset.*") if (p / handler).exists()]
     assert asset_dirs
     for asset in asset_dirs:
         assert not list(asset.rglob("__pycache__")) and not list(asset.rglob("*.pyc"))
