@@ -3,13 +3,17 @@ file's S3 version reaches the environment."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+import workflow_handler
 from aws_cdk import FileSystem
+from moto import mock_aws
 
 from constructs.workflow_deployment import DAG_EXCLUDES, DAGS_RESOURCE_TYPE, FILE_RESOURCE_TYPE
 from mwaa_migration.plugins_zip import build_plugins_zip
@@ -225,3 +229,87 @@ def test_dag_folder_hash_survives_a_touch_and_follows_content(tmp_path: Path) ->
     assert FileSystem.fingerprint(str(folder), exclude=DAG_EXCLUDES) == before
     (folder / "etl.py").write_text("# etl, changed\n")
     assert FileSystem.fingerprint(str(folder), exclude=DAG_EXCLUDES) != before
+
+
+# --- The synthesized policy allows every call the handler makes ---------------------------------------------------
+
+ACCOUNT, REGION = "111122223333", "us-east-1"
+
+
+def resolve(value: Any) -> Any:
+    """The few intrinsics the deployment's policy and properties use, with this account and region."""
+    if isinstance(value, list):
+        return [resolve(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "Fn::Join" in value:
+        delimiter, items = value["Fn::Join"]
+        return delimiter.join(resolve(items))
+    if "Fn::Sub" in value:
+        return value["Fn::Sub"].replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::Region}", REGION)
+    if value == {"Ref": "AWS::Partition"}:
+        return "aws"
+    return {key: resolve(item) for key, item in value.items()}
+
+
+def allowed(statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, str]) -> bool:
+    """IAM's Allow for policies without wildcard actions: the action, a resource glob, StringLike conditions."""
+    for statement in statements:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+        conditions = statement.get("Condition", {}).get("StringLike", {})
+        if (
+            action in actions
+            and any(fnmatch.fnmatchcase(resource, pattern) for pattern in resources)
+            and all(
+                key in context and any(fnmatch.fnmatchcase(context[key], p) for p in patterns)
+                for key, patterns in conditions.items()
+            )
+        ):
+            return True
+    return False
+
+
+def test_the_role_allows_every_call_the_handler_makes(synthesized: SynthesizedApp) -> None:
+    t = template(synthesized, "byo-kms")
+    statements = resolve(handler_statements(t))
+    deployments = [
+        resolve(r["Properties"])
+        for r in [
+            *resources_of_type(t, FILE_RESOURCE_TYPE).values(),
+            *resources_of_type(t, DAGS_RESOURCE_TYPE).values(),
+        ]
+    ]
+    calls: list[tuple[str, dict[str, Any]]] = []
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.meta.events.register(
+            "before-parameter-build.s3.*", lambda model, params, **_: calls.append((model.name, params))
+        )
+        for bucket in {d["StagedBucket"] for d in deployments} | {d["Bucket"] for d in deployments}:
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        for deployment in deployments:
+            body = (REPORTING_WORKFLOWS / "plugins.zip").read_bytes() if deployment["Kind"] == "Dags" else b"x"
+            s3.put_object(Bucket=deployment["StagedBucket"], Key=deployment["StagedKey"], Body=body)
+        s3.put_object(Bucket="existing-airflow-bucket", Key="airflow/dags/stale.py", Body=b"")
+        calls.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(workflow_handler, "client_factory", lambda: s3)
+            for deployment in deployments:
+                workflow_handler.on_event({"RequestType": "Create", "ResourceProperties": deployment}, None)
+
+    needed: list[tuple[str, str, dict[str, str]]] = []
+    for operation, params in calls:
+        bucket = f"arn:aws:s3:::{params['Bucket']}"
+        if operation == "ListObjectsV2":
+            needed.append(("s3:ListBucket", bucket, {"s3:prefix": params.get("Prefix", "")}))
+        elif operation == "DeleteObjects":
+            needed += [("s3:DeleteObject", f"{bucket}/{o['Key']}", {}) for o in params["Delete"]["Objects"]]
+        else:
+            needed.append((f"s3:{operation}", f"{bucket}/{params['Key']}", {}))
+    assert {action for action, _, _ in needed} == {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"}
+    assert [call for call in needed if not allowed(statements, *call)] == []
+    # And the policy is not merely permissive: a key beside the deployed ones is refused.
+    assert not allowed(statements, "s3:PutObject", "arn:aws:s3:::existing-airflow-bucket/requirements.txt", {})
+    assert not allowed(statements, "s3:ListBucket", "arn:aws:s3:::existing-airflow-bucket", {"s3:prefix": ""})
