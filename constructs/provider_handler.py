@@ -26,8 +26,13 @@ ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
 class ProviderHandler:
     function: lambda_.Function
     provider: cr.Provider
-    # Managed policies attach apart from their roles: a custom resource must depend on these.
-    policies: tuple[iam.ManagedPolicy, ...]
+    handler_policy: iam.ManagedPolicy
+    provider_policy: iam.ManagedPolicy
+
+    @property
+    def policies(self) -> tuple[iam.ManagedPolicy, iam.ManagedPolicy]:
+        """Managed policies attach apart from their roles: a custom resource must depend on both."""
+        return self.handler_policy, self.provider_policy
 
 
 def provider_handler(
@@ -75,7 +80,7 @@ def provider_handler(
         _acknowledge_function_findings(each, outside_vpc_reason)
         # CDK makes a function depend on its role, which its GetAtt of the role's ARN already does (W3005).
         cast(CfnResource, each.node.default_child).add_deletion_override("DependsOn")
-    return ProviderHandler(function, provider, (handler_policy, provider_policy))
+    return ProviderHandler(function, provider, handler_policy, provider_policy)
 
 
 def _function_identity(

@@ -101,7 +101,7 @@ class WorkflowDeployment(Construct):
         )
         if dags_asset:
             acknowledge_wildcard_resource(
-                handler.policies[0],
+                handler.handler_policy,
                 dag_objects,
                 f"Syncs the DAG folder: it writes and prunes objects whose names come from the folder's files, "
                 f"all under {dag_prefix}, the environment's DagS3Path, and nowhere else in the bucket.",
