@@ -184,7 +184,7 @@ def test_dag_folder_create_writes_every_file_under_the_prefix(s3: S3Client) -> N
     response = workflow_handler.on_event(event("Create", dag_properties("dags.zip")), None)
     assert response == {
         "PhysicalResourceId": f"s3://{SOURCE}/dags/",
-        "Data": {"Files": 3, "Uploaded": 3, "Deleted": 0},
+        "Data": {"Files": "3", "Uploaded": "3", "Deleted": "0"},
     }
     assert keys(s3) == ["dags/.airflowignore", "dags/etl.py", "dags/sql/load.sql"]
     assert read(s3, "dags/sql/load.sql") == b"select 1;\n"
@@ -201,7 +201,7 @@ def test_dag_folder_update_prunes_stale_files_and_leaves_unchanged_ones(s3: S3Cl
     response = workflow_handler.on_event(
         event("Update", dag_properties("v2.zip"), physical_id=f"s3://{SOURCE}/dags/"), None
     )
-    assert response["Data"] == {"Files": 3, "Uploaded": 2, "Deleted": 1}
+    assert response["Data"] == {"Files": "3", "Uploaded": "2", "Deleted": "1"}
     assert keys(s3) == [
         "dags/",
         "dags/change.py",
@@ -222,7 +222,7 @@ def test_pruning_deletes_in_batches_of_a_thousand(s3: S3Client) -> None:
         s3.put_object(Bucket=SOURCE, Key=f"dags/stale_{number:04}.py", Body=b"")
     stage(s3, "dags.zip", staged_folder({"only.py": b"# only\n"}))
     response = workflow_handler.on_event(event("Create", dag_properties("dags.zip")), None)
-    assert response["Data"] == {"Files": 1, "Uploaded": 1, "Deleted": 1001}
+    assert response["Data"] == {"Files": "1", "Uploaded": "1", "Deleted": "1001"}
     assert keys(s3) == ["dags/only.py"]
 
 

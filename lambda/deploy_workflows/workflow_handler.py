@@ -67,7 +67,11 @@ def on_event(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     except BotoCoreError as error:
         raise DeploymentError(f"could not reach S3 for {physical_resource_id(request)}: {error}") from None
     LOGGER.info("Deployed %s: %s", physical_resource_id(request), data)
-    return {"PhysicalResourceId": physical_resource_id(request), "Data": dict(data)}
+    # Attributes as strings, as the clone returns its own: one type for whatever reads them with Fn::GetAtt.
+    return {
+        "PhysicalResourceId": physical_resource_id(request),
+        "Data": {key: str(value) for key, value in data.items()},
+    }
 
 
 def _access_hint(code: object, request: FileRequest | DagsRequest) -> str:
