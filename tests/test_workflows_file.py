@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mwaa_migration import preflight as preflight_checks
 from mwaa_migration.config import MigrationFileError, WorkflowsConfig, load_migration
 from preflight import main as preflight_main
 
@@ -273,3 +274,16 @@ def test_a_bad_migration_file_exits_2(
     path = migration_file(tmp_path, 'dags = "nowhere"\n')
     assert run_preflight(path, capsys, monkeypatch) == 2
     assert "workflows.dags: 'nowhere' is not a DAG folder" in capsys.readouterr().err
+
+
+def test_checks_that_cannot_run_exit_2_with_the_reason(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_ruff() -> str:
+        raise preflight_checks.RuffNotFoundError("the DAG checks need the `ruff` executable: pip install ruff")
+
+    monkeypatch.setattr(preflight_checks, "_ruff_executable", no_ruff)
+    assert run_preflight("example", capsys, monkeypatch) == 2
+    assert capsys.readouterr().err == (
+        "example: the DAG checks could not run: the DAG checks need the `ruff` executable: pip install ruff\n"
+    )
