@@ -192,7 +192,30 @@ def load_migrations(selector: str | None, migrations_dir: Path = MIGRATIONS_DIR)
                     "each migration needs its own environment name"
                 ],
             )
+    _check_dag_syncs_apart(configs)
     return configs
+
+
+def _check_dag_syncs_apart(configs: list[MigrationConfig]) -> None:
+    """Two migrations syncing DAGs into one existing bucket, one prefix inside the other, would each prune the
+    other's files on every deploy."""
+    synced: list[tuple[str, str, Path]] = []
+    for config in configs:
+        bucket = config.target.source_bucket_arn
+        if bucket is None or config.workflows.dags is None:
+            continue
+        prefix = _dag_prefix(config.target)
+        for other_bucket, other_prefix, other_path in synced:
+            if bucket == other_bucket and (prefix.startswith(other_prefix) or other_prefix.startswith(prefix)):
+                raise MigrationFileError(
+                    config.path,
+                    [
+                        f"workflows.dags: {other_path.name} also syncs DAGs into {bucket} under {other_prefix!r}, "
+                        f"overlapping {prefix!r}, and each deploy would delete the other's files; give each "
+                        "migration a target.dag_s3_path of its own"
+                    ],
+                )
+        synced.append((bucket, prefix, config.path))
 
 
 def load_migration(path: Path) -> MigrationConfig:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mwaa_migration import preflight as preflight_checks
-from mwaa_migration.config import MigrationFileError, WorkflowsConfig, load_migration
+from mwaa_migration.config import MigrationFileError, WorkflowsConfig, load_migration, load_migrations
 from preflight import main as preflight_main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -287,3 +287,23 @@ def test_checks_that_cannot_run_exit_2_with_the_reason(
     assert capsys.readouterr().err == (
         "example: the DAG checks could not run: the DAG checks need the `ruff` executable: pip install ruff\n"
     )
+
+
+def test_two_migrations_may_not_prune_each_others_dags(folder: Path) -> None:
+    workflows = 'dags = "wf/dags"\nallow_existing_bucket = true\n'
+    migrations = folder / "migrations"
+    migrations.mkdir()
+    (migrations / "wf").symlink_to(folder / "wf")
+    migration_file(migrations, workflows, BUCKET_LINE, name="one.toml")
+    two = migration_file(migrations, workflows, BUCKET_LINE + 'dag_s3_path = "dags/team-b"\n', name="two.toml")
+    two.write_text(two.read_text().replace('"analytics-v3"', '"analytics-b"'))
+    with pytest.raises(MigrationFileError) as caught:
+        load_migrations("all", migrations)
+    assert caught.value.problems == [
+        "workflows.dags: one.toml also syncs DAGs into arn:aws:s3:::existing-airflow-bucket under 'dags/', "
+        "overlapping 'dags/team-b/', and each deploy would delete the other's files; give each migration a "
+        "target.dag_s3_path of its own"
+    ]
+    two = migration_file(migrations, workflows, BUCKET_LINE + 'dag_s3_path = "team-b"\n', name="two.toml")
+    two.write_text(two.read_text().replace('"analytics-v3"', '"analytics-b"'))
+    assert [m.target.dag_s3_path for m in load_migrations("all", migrations)] == ["dags", "team-b"]
