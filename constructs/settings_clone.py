@@ -54,7 +54,6 @@ class SourceSettingsClone(Construct):
             timeout=Duration.seconds(60),
             memory_size=256,
         )
-        self.handler = handler.function
         self.resource = CustomResource(
             self,
             "Resource",
