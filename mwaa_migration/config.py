@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +35,7 @@ LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 # The worker maximum is a service quota, 25 by default; larger values need a quota increase first.
 MAX_WORKERS_LIMIT = 25
 
-ENVIRONMENT_NAME_RE = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]{0,79}$")
+ENVIRONMENT_NAME_RE = clone_rules.ENVIRONMENT_NAME_RE
 ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$")
 BUCKET_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:s3:::[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 KMS_KEY_ARN_RE = re.compile(
@@ -308,7 +308,7 @@ class _Reader:
         value = table.get(path.rsplit(".", 1)[-1])
         if value is None:
             return None
-        count = f"exactly {low}" if low == high else f"{low} to {high}"
+        count = clone_rules.accepted_range(low, high)
         if not isinstance(value, list) or not low <= len(value) <= high:
             self.problem(path, f"must be a list of {count} {expected}, got {_describe(value)}")
             return None
@@ -558,7 +558,9 @@ def _parse_logging(reader: _Reader, table: Mapping[str, Any]) -> dict[str, str]:
     return levels
 
 
-def _string_map(reader: _Reader, raw: object, path: str, check: Callable[[str, str], Iterator[str]]) -> dict[str, str]:
+def _string_map(
+    reader: _Reader, raw: object, path: str, problem_of: Callable[[str, str], str | None]
+) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -573,36 +575,27 @@ def _string_map(reader: _Reader, raw: object, path: str, check: Callable[[str, s
         if not isinstance(value, str):
             reader.problem(f'{path}."{key}"', f'must be a string (quote it: "{value}"), got {_describe(value)}')
             continue
-        found = list(check(key, value))
-        for message in found:
-            reader.problem(f'{path}."{key}"', message)
-        if not found:
+        problem = problem_of(key, value)
+        if problem:
+            reader.problem(f'{path}."{key}"', problem)
+        else:
             result[key] = value
     return result
 
 
-def _check_option(key: str, value: str) -> Iterator[str]:
+def _option_problem(key: str, value: str) -> str | None:
     problem = clone_rules.option_problem(key, value)
-    if problem:
-        yield problem
-    elif "." not in key:
-        yield "the key must be lowercase section.option, with the section"
-
-
-def _check_tag(key: str, value: str) -> Iterator[str]:
-    if key.lower().startswith("aws:"):
-        yield "keys starting with 'aws:' are reserved by AWS"
-    problem = clone_rules.tag_problem(key, value)
-    if problem:
-        yield problem
+    if problem is None and "." not in key:
+        return "the key must be lowercase section.option, with the section"
+    return problem
 
 
 def _parse_options(reader: _Reader, raw: object) -> dict[str, str]:
-    return _string_map(reader, raw, "target.airflow_configuration_options", _check_option)
+    return _string_map(reader, raw, "target.airflow_configuration_options", _option_problem)
 
 
 def _parse_tags(reader: _Reader, raw: object) -> dict[str, str]:
-    tags = _string_map(reader, raw, "target.tags", _check_tag)
+    tags = _string_map(reader, raw, "target.tags", clone_rules.tag_problem)
     # One tag is reserved for the app's own marker on the environment.
     if len(tags) > MAX_TAGS - 1:
         reader.problem("target.tags", f"at most {MAX_TAGS - 1} tags (MWAA allows {MAX_TAGS}; the app adds one)")
@@ -640,7 +633,7 @@ def _check_against_mwaa(reader: _Reader, target: TargetConfig, source_kind: Sour
         low, high = bounds[field_name]
         if value is None or (value >= low and (high is None or value <= high)):
             continue
-        accepted = f"exactly {low}" if high == low else f"{low} to {high}" if high else f"at least {low}"
+        accepted = clone_rules.accepted_range(low, high)
         reader.problem(
             f"target.{key}", f"{environment_class} on Airflow {target.airflow_version} accepts {accepted}; got {value}"
         )

@@ -253,8 +253,6 @@ def _override_options(key: str, value: object) -> dict[str, str]:
 def _override_tags(key: str, value: object) -> dict[str, str]:
     tags = _override_string_map(key, value)
     for name, text in tags.items():
-        if name.lower().startswith("aws:"):
-            raise CloneRefused(f'{FILE_KEYS[key]} "{name}": keys starting with aws: are reserved by AWS; rename it')
         problem = tag_problem(name, text)
         if problem:
             raise CloneRefused(f'{FILE_KEYS[key]} "{name}": {problem}')
@@ -467,13 +465,15 @@ def _sizing(
 def _check_override_bounds(name: str, value: int, bounds: _Bounds, where: str) -> int:
     if value >= bounds.low and (bounds.high is None or value <= bounds.high):
         return value
-    if bounds.high is None:
-        accepted = f"at least {bounds.low}"
-    elif bounds.high == bounds.low:
-        accepted = f"exactly {bounds.low}"
-    else:
-        accepted = f"{bounds.low} to {bounds.high}"
+    accepted = accepted_range(bounds.low, bounds.high)
     raise CloneRefused(f"{FILE_KEYS[name]} = {value} is not valid for {where}; MWAA accepts {accepted}")
+
+
+def accepted_range(low: int, high: int | None) -> str:
+    """A count MWAA accepts, in words: "exactly 1", "2 to 5", or "at least 1" when only a quota caps it."""
+    if high is None:
+        return f"at least {low}"
+    return f"exactly {low}" if low == high else f"{low} to {high}"
 
 
 def _clamp(name: str, value: int, bounds: _Bounds, where: str, warnings: list[str]) -> int:
@@ -588,7 +588,7 @@ def _id_list(value: object) -> list[str]:
 
 def _check_ids(ids: list[str], pattern: re.Pattern[str], count: tuple[int, int], origin: str, key: str) -> None:
     low, high = count
-    needed = f"exactly {low}" if low == high else f"{low} to {high}"
+    needed = accepted_range(low, high)
     if not low <= len(ids) <= high:
         raise CloneRefused(f"{origin} lists {len(ids)} IDs and MWAA needs {needed}; set {key} in the migration file")
     bad = [item for item in ids if len(item) > 1024 or not pattern.fullmatch(item)]
@@ -665,6 +665,8 @@ def _options(
 
 def tag_problem(key: str, value: str) -> str | None:
     """Why MWAA would reject this tag, or None (TagKey and TagValue in the MWAA API reference)."""
+    if key.lower().startswith("aws:"):
+        return "keys starting with aws: are reserved by AWS; rename it"
     if not 1 <= len(key) <= TAG_KEY_MAX or not _is_tag_text(key):
         return f"the key must be 1 to {TAG_KEY_MAX} letters, digits, spaces or _ . : / = + - @"
     if not 1 <= len(value) <= TAG_VALUE_MAX or not _is_tag_text(value):
