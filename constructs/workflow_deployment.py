@@ -16,15 +16,13 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, IDependable
 from constructs.acknowledgments import acknowledge_wildcard_resource
 from constructs.provider_handler import provider_handler
-from mwaa_migration.plugins_zip import build_plugins_zip
+from mwaa_migration.plugins_zip import WORKFLOW_EXCLUDES, build_plugins_zip
 
 WORKFLOW_DEPLOY_DIR = Path(__file__).resolve().parent.parent / "lambda" / "deploy_workflows"
 FILE_RESOURCE_TYPE = "Custom::MwaaWorkflowFile"
 DAGS_RESOURCE_TYPE = "Custom::MwaaDagFolder"
 # The handler's timeout plus the framework's own time, so a failure reaches CloudFormation in minutes.
 SERVICE_TIMEOUT = Duration.minutes(10)
-# What the plugins zip leaves out too: caches and editor files that Airflow would only sync.
-DAG_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +52,9 @@ class WorkflowDeployment(Construct):
         dag_prefix = dag_s3_path.strip("/") + "/"
         staged = {file.name: self._stage_file(file) for file in files}
         dags_asset = (
-            s3_assets.Asset(self, "DagFolderAsset", path=str(dag_folder), exclude=DAG_EXCLUDES) if dag_folder else None
+            s3_assets.Asset(self, "DagFolderAsset", path=str(dag_folder), exclude=list(WORKFLOW_EXCLUDES))
+            if dag_folder
+            else None
         )
         assets = [*staged.values(), *([dags_asset] if dags_asset else [])]
         permissions = [

@@ -7,6 +7,7 @@ no file modes, no traversal order, no bytecode caches.
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import os
 import zipfile
@@ -17,9 +18,13 @@ _FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # A regular file, rw-r--r--, in the high 16 bits of external_attr (Unix host), whatever the mode on disk.
 _FILE_ATTRIBUTES = 0o100644 << 16
 _UNIX_HOST = 3
-_SKIPPED_DIRS = frozenset({"__pycache__"})
-_SKIPPED_FILES = frozenset({".DS_Store"})
-_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+# Never deployed, in the zip or the DAG folder: bytecode caches and editor files that Airflow would only sync.
+# Glob patterns, as CDK's asset `exclude` takes them; here matched against each file and folder name.
+WORKFLOW_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store")
+
+
+def _excluded(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in WORKFLOW_EXCLUDES)
 
 
 def plugin_files(folder: Path) -> list[tuple[str, Path]]:
@@ -28,9 +33,9 @@ def plugin_files(folder: Path) -> list[tuple[str, Path]]:
         raise NotADirectoryError(f"plugins folder not found: {folder}")
     entries: list[tuple[str, Path]] = []
     for root, dirs, names in os.walk(folder):
-        dirs[:] = [name for name in dirs if name not in _SKIPPED_DIRS]
+        dirs[:] = [name for name in dirs if not _excluded(name)]
         for name in names:
-            if name in _SKIPPED_FILES or name.endswith(_SKIPPED_SUFFIXES):
+            if _excluded(name):
                 continue
             path = Path(root, name)
             entries.append((path.relative_to(folder).as_posix(), path))

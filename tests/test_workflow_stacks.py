@@ -15,8 +15,8 @@ import workflow_handler
 from aws_cdk import FileSystem
 from moto import mock_aws
 
-from constructs.workflow_deployment import DAG_EXCLUDES, DAGS_RESOURCE_TYPE, FILE_RESOURCE_TYPE
-from mwaa_migration.plugins_zip import build_plugins_zip
+from constructs.workflow_deployment import DAGS_RESOURCE_TYPE, FILE_RESOURCE_TYPE
+from mwaa_migration.plugins_zip import WORKFLOW_EXCLUDES, build_plugins_zip
 from tests.synth_app import REPO_ROOT, SynthesizedApp
 
 EXAMPLE_WORKFLOWS = REPO_ROOT / "migrations" / "workflows" / "example"
@@ -222,13 +222,13 @@ def test_dag_folder_hash_survives_a_touch_and_follows_content(tmp_path: Path) ->
     folder = tmp_path / "dags"
     folder.mkdir()
     (folder / "etl.py").write_text("# etl\n")
-    before = FileSystem.fingerprint(str(folder), exclude=DAG_EXCLUDES)
+    before = FileSystem.fingerprint(str(folder), exclude=list(WORKFLOW_EXCLUDES))
     os.utime(folder / "etl.py", (1_000_000_000, 1_000_000_000))
     (folder / "__pycache__").mkdir()
     (folder / "__pycache__" / "etl.cpython-312.pyc").write_bytes(b"\0")
-    assert FileSystem.fingerprint(str(folder), exclude=DAG_EXCLUDES) == before
+    assert FileSystem.fingerprint(str(folder), exclude=list(WORKFLOW_EXCLUDES)) == before
     (folder / "etl.py").write_text("# etl, changed\n")
-    assert FileSystem.fingerprint(str(folder), exclude=DAG_EXCLUDES) != before
+    assert FileSystem.fingerprint(str(folder), exclude=list(WORKFLOW_EXCLUDES)) != before
 
 
 # --- The synthesized policy allows every call the handler makes ---------------------------------------------------
