@@ -77,12 +77,7 @@ def plan(environment: dict[str, Any], migration: MigrationConfig, deploy_region:
     }
     settings.update({key: value for key, value in optional.items() if value is not None})
     # A deployed file's version is the one the workflow deployment writes at deploy time.
-    deployed = {
-        "RequirementsS3ObjectVersion": migration.workflows.requirements,
-        "PluginsS3ObjectVersion": migration.workflows.plugins,
-        "StartupScriptS3ObjectVersion": migration.workflows.startup_script,
-    }
-    versions = [key for key, source in deployed.items() if source is not None]
+    versions = [f"{file.property_prefix}S3ObjectVersion" for file in migration.deployed_files]
     if versions:
         settings.update(dict.fromkeys(versions, "written-by-the-deployment"))
         warnings.append(f"{', '.join(versions)} marked written-by-the-deployment are set at deploy time")

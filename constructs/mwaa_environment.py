@@ -107,5 +107,5 @@ class MwaaEnvironment(Construct):
             self.environment.add_property_override("Tags", s.tags)
         self.environment.apply_removal_policy(RemovalPolicy.RETAIN)
         for dependency in depends_on:
-            # The role's policies must exist before MWAA validates the role at creation.
+            # What must exist first: the role's policies (MWAA validates the role at creation), the DAGs.
             self.environment.node.add_dependency(dependency)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, Stage
@@ -16,6 +15,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, IDependable
 from constructs.acknowledgments import acknowledge_wildcard_resource
 from constructs.provider_handler import provider_handler
+from mwaa_migration.config import DeployedFile
 from mwaa_migration.plugins_zip import WORKFLOW_EXCLUDES, build_plugins_zip
 
 WORKFLOW_DEPLOY_DIR = Path(__file__).resolve().parent.parent / "lambda" / "deploy_workflows"
@@ -23,15 +23,6 @@ FILE_RESOURCE_TYPE = "Custom::MwaaWorkflowFile"
 DAGS_RESOURCE_TYPE = "Custom::MwaaDagFolder"
 # The handler's timeout plus the framework's own time, so a failure reaches CloudFormation in minutes.
 SERVICE_TIMEOUT = Duration.minutes(10)
-
-
-@dataclass(frozen=True, kw_only=True)
-class WorkflowFile:
-    """One file to deploy: `source` is a file, or a folder that is zipped reproducibly (plugins)."""
-
-    name: str  # construct ID and attribute key: Requirements, Plugins, StartupScript
-    source: Path
-    key: str  # where it goes in the bucket
 
 
 class WorkflowDeployment(Construct):
@@ -45,12 +36,12 @@ class WorkflowDeployment(Construct):
         *,
         bucket: s3.IBucket,
         dag_folder: Path | None,
-        dag_s3_path: str,
-        files: Sequence[WorkflowFile],
+        dag_prefix: str,
+        files: Sequence[DeployedFile],
     ) -> None:
+        """`files` sources are files, or a folder (plugins) that is zipped reproducibly; `dag_prefix` ends in /."""
         super().__init__(scope, construct_id)
-        dag_prefix = dag_s3_path.strip("/") + "/"
-        staged = {file.name: self._stage_file(file) for file in files}
+        staged = {file.kind: self._stage_file(file) for file in files}
         dags_asset = (
             s3_assets.Asset(self, "DagFolderAsset", path=str(dag_folder), exclude=list(WORKFLOW_EXCLUDES))
             if dag_folder
@@ -69,7 +60,7 @@ class WorkflowDeployment(Construct):
                 iam.PolicyStatement(
                     sid="WriteWorkflowFiles",
                     actions=["s3:PutObject"],
-                    resources=[bucket.arn_for_objects(file.key) for file in files],
+                    resources=[bucket.arn_for_objects(file.s3_path) for file in files],
                 )
             )
         dag_objects = bucket.arn_for_objects(dag_prefix + "*")
@@ -91,7 +82,7 @@ class WorkflowDeployment(Construct):
             handler="workflow_handler.on_event",
             description="Deploys an MWAA environment's DAGs, requirements, plugins and startup script",
             role_description="Copies staged workflow files into the source bucket: "
-            + ", ".join([*(file.key for file in files), *([dag_prefix] if dags_asset else [])]),
+            + ", ".join([*(file.s3_path for file in files), *([dag_prefix] if dags_asset else [])]),
             invoke_sid="InvokeWorkflowDeployment",
             permissions=permissions,
             outside_vpc_reason="Calls only S3 (the CDK asset bucket and the source bucket); the environment's "
@@ -124,9 +115,10 @@ class WorkflowDeployment(Construct):
             resource.node.add_dependency(*handler.policies)
             return resource
 
+        # The S3 version each file was written as, by kind (requirements, plugins, startup_script).
         self.versions: dict[str, str] = {
-            file.name: deploy(
-                file.name, FILE_RESOURCE_TYPE, staged[file.name], Kind="File", Key=file.key
+            file.kind: deploy(
+                file.property_prefix, FILE_RESOURCE_TYPE, staged[file.kind], Kind="File", Key=file.s3_path
             ).get_att_string("VersionId")
             for file in files
         }
@@ -134,7 +126,7 @@ class WorkflowDeployment(Construct):
             deploy("DagFolder", DAGS_RESOURCE_TYPE, dags_asset, Kind="Dags", Prefix=dag_prefix) if dags_asset else None
         )
 
-    def _stage_file(self, file: WorkflowFile) -> s3_assets.Asset:
+    def _stage_file(self, file: DeployedFile) -> s3_assets.Asset:
         path = file.source
         if path.is_dir():
             # Named by its content, in the assembly folder: the same plugins give the same file and asset hash.
@@ -144,4 +136,4 @@ class WorkflowDeployment(Construct):
             path = Path(stage.asset_outdir, "workflow-build", f"{hashlib.sha256(content).hexdigest()}.zip")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
-        return s3_assets.Asset(self, f"{file.name}Asset", path=str(path))
+        return s3_assets.Asset(self, f"{file.property_prefix}Asset", path=str(path))

@@ -111,6 +111,11 @@ class TargetConfig:
     airflow_configuration_options: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def dag_prefix(self) -> str:
+        """The S3 key prefix of DagS3Path ("dags" -> "dags/"): what the DAG sync owns and prunes."""
+        return self.dag_s3_path.strip("/") + "/"
+
 
 @dataclass(frozen=True)
 class WorkflowsConfig:
@@ -128,6 +133,20 @@ class WorkflowsConfig:
 
 
 @dataclass(frozen=True)
+class DeployedFile:
+    """A file [workflows] deploys: `kind` is its key there, also naming its target.<kind>_s3_path."""
+
+    kind: str  # requirements | plugins | startup_script
+    source: Path
+    s3_path: str
+
+    @property
+    def property_prefix(self) -> str:
+        """The environment's property prefix: Requirements, Plugins, StartupScript (+ S3Path, S3ObjectVersion)."""
+        return "".join(part.title() for part in self.kind.split("_"))
+
+
+@dataclass(frozen=True)
 class MigrationBucketConfig:
     retention_days: int = 30
 
@@ -140,6 +159,17 @@ class MigrationConfig:
     target: TargetConfig
     migration_bucket: MigrationBucketConfig
     workflows: WorkflowsConfig = field(default_factory=WorkflowsConfig)
+
+    @property
+    def deployed_files(self) -> list[DeployedFile]:
+        """The files [workflows] deploys, each to the S3 path the validation settled on."""
+        files = []
+        for kind in DEFAULT_S3_PATHS:
+            source: Path | None = getattr(self.workflows, kind)
+            s3_path: str | None = getattr(self.target, f"{kind}_s3_path")
+            if source is not None and s3_path is not None:
+                files.append(DeployedFile(kind, source, s3_path))
+        return files
 
     @property
     def export_prefix(self) -> str:
@@ -204,7 +234,7 @@ def _check_dag_syncs_apart(configs: list[MigrationConfig]) -> None:
         bucket = config.target.source_bucket_arn
         if bucket is None or config.workflows.dags is None:
             continue
-        prefix = _dag_prefix(config.target)
+        prefix = config.target.dag_prefix
         for other_bucket, other_prefix, other_path in synced:
             if bucket == other_bucket and (prefix.startswith(other_prefix) or other_prefix.startswith(prefix)):
                 raise MigrationFileError(
@@ -705,7 +735,7 @@ def _check_workflow_targets(reader: _Reader, workflows: WorkflowsConfig, target:
     if target.source_bucket_arn is not None and deployed and not workflows.allow_existing_bucket:
         effect = "overwrites those objects"
         if workflows.dags is not None:
-            effect += f" and deletes every object under {_dag_prefix(target)!r} that workflows.dags does not have"
+            effect += f" and deletes every object under {target.dag_prefix!r} that workflows.dags does not have"
         reader.problem(
             "workflows",
             f"target.source_bucket_arn names an existing bucket, and deploying {', '.join(deployed)} there "
@@ -719,7 +749,7 @@ def _check_workflow_targets(reader: _Reader, workflows: WorkflowsConfig, target:
         )
     if workflows.dags is None:
         return
-    prefix = _dag_prefix(target)
+    prefix = target.dag_prefix
     for key in DEFAULT_S3_PATHS:
         s3_path = getattr(target, f"{key}_s3_path") or DEFAULT_S3_PATHS[key]
         if getattr(workflows, key) is not None and s3_path.startswith(prefix):
@@ -728,10 +758,6 @@ def _check_workflow_targets(reader: _Reader, workflows: WorkflowsConfig, target:
                 f"{s3_path!r} is under target.dag_s3_path {prefix!r}, where deploying workflows.dags deletes what "
                 "the DAG folder does not have; put it outside that folder",
             )
-
-
-def _dag_prefix(target: TargetConfig) -> str:
-    return target.dag_s3_path.strip("/") + "/"
 
 
 def _with_deployed_paths(target: TargetConfig, workflows: WorkflowsConfig) -> TargetConfig:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Fn, Stack
@@ -22,10 +22,10 @@ from constructs.mwaa_environment import (
 )
 from constructs.secure_bucket import SecureBucket, access_logs_bucket
 from constructs.settings_clone import SourceSettingsClone
-from constructs.workflow_deployment import WorkflowDeployment, WorkflowFile
+from constructs.workflow_deployment import WorkflowDeployment
 from mwaa_migration.clone_lambda import clone_rules
 from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
-from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig, WorkflowsConfig
+from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
 
 
 class NewEnvironmentStack(Stack):
@@ -40,7 +40,8 @@ class NewEnvironmentStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         source, target = migration.source, migration.target
-        policies: list[IDependable] = []
+        # What the environment waits for: its role's policies (MWAA checks the role at creation), and its DAGs.
+        depends_on: list[IDependable] = []
 
         if target.source_bucket_arn is not None:
             source_bucket = s3.Bucket.from_bucket_arn(self, "SourceBucket", target.source_bucket_arn)
@@ -68,7 +69,7 @@ class NewEnvironmentStack(Stack):
                 kms_key_arn=target.kms_key,
             )
             role = execution_role.role
-            policies.append(execution_role.policy)
+            depends_on.append(execution_role.policy)
 
         read_access = MigrationReadAccess(
             self,
@@ -80,7 +81,7 @@ class NewEnvironmentStack(Stack):
             old_region=source.region,
             old_account=source.account,
         )
-        policies.append(read_access.policy)
+        depends_on.append(read_access.policy)
 
         created_group: str | None = None
         if target.network is not None and not target.network.security_group_ids:
@@ -102,6 +103,21 @@ class NewEnvironmentStack(Stack):
                 overrides=clone_overrides(target, migration.name),
             )
 
+        deployed_versions: dict[str, str] = {}
+        if migration.workflows.has_files:
+            deployment = WorkflowDeployment(
+                self,
+                "Workflows",
+                bucket=source_bucket,
+                dag_folder=migration.workflows.dags,
+                dag_prefix=target.dag_prefix,
+                files=migration.deployed_files,
+            )
+            deployed_versions = deployment.versions
+            if deployment.dags is not None:
+                # The first scheduler start finds the DAGs in place.
+                depends_on.append(deployment.dags)
+
         settings = resolve_settings(
             target,
             migration_name=migration.name,
@@ -109,19 +125,9 @@ class NewEnvironmentStack(Stack):
             execution_role_arn=role.role_arn,
             source_bucket_arn=source_bucket.bucket_arn,
             created_security_group=created_group,
+            deployed_versions=deployed_versions,
         )
-        deployment = _deploy_workflows(self, migration.workflows, target, source_bucket)
-        if deployment is not None:
-            settings = replace(
-                settings,
-                requirements_s3_object_version=deployment.versions.get("Requirements"),
-                plugins_s3_object_version=deployment.versions.get("Plugins"),
-                startup_script_s3_object_version=deployment.versions.get("StartupScript"),
-            )
-            if deployment.dags is not None:
-                # The first scheduler start finds the DAGs in place.
-                policies.append(deployment.dags)
-        environment = MwaaEnvironment(self, "Environment", settings=settings, depends_on=policies).environment
+        environment = MwaaEnvironment(self, "Environment", settings=settings, depends_on=depends_on).environment
 
         CfnOutput(self, "EnvironmentName", value=target.environment_name, description="New MWAA environment")
         CfnOutput(self, "EnvironmentArn", value=environment.attr_arn, description="New MWAA environment ARN")
@@ -135,27 +141,6 @@ class NewEnvironmentStack(Stack):
         CfnOutput(self, "WebserverUrl", value=environment.attr_webserver_url, description="Airflow UI host")
 
 
-def _deploy_workflows(
-    scope: Construct, workflows: WorkflowsConfig, target: TargetConfig, bucket: s3.IBucket
-) -> WorkflowDeployment | None:
-    """The file's [workflows], deployed to the paths the environment is given (the validation filled them in)."""
-    chosen = {
-        "Requirements": (workflows.requirements, target.requirements_s3_path),
-        "Plugins": (workflows.plugins, target.plugins_s3_path),
-        "StartupScript": (workflows.startup_script, target.startup_script_s3_path),
-    }
-    files = [
-        WorkflowFile(name=name, source=source, key=key)
-        for name, (source, key) in chosen.items()
-        if source is not None and key is not None
-    ]
-    if not workflows.has_files:
-        return None
-    return WorkflowDeployment(
-        scope, "Workflows", bucket=bucket, dag_folder=workflows.dags, dag_s3_path=target.dag_s3_path, files=files
-    )
-
-
 def resolve_settings(
     target: TargetConfig,
     *,
@@ -164,9 +149,10 @@ def resolve_settings(
     execution_role_arn: str,
     source_bucket_arn: str,
     created_security_group: str | None,
+    deployed_versions: Mapping[str, str],
 ) -> EnvironmentSettings:
     """Each property: the file's value if set, else the clone's (MWAA source), else MWAA's default, which the
-    clone's own rules define."""
+    clone's own rules define. `deployed_versions` are the S3 versions of the files [workflows] deployed, by kind."""
     defaults = clone_rules.default_settings(target.environment_class, target.airflow_version)
 
     def pick(field: str, attribute: str, *, number: bool = False) -> Any:
@@ -226,4 +212,7 @@ def resolve_settings(
         plugins_s3_path=target.plugins_s3_path,
         requirements_s3_path=target.requirements_s3_path,
         startup_script_s3_path=target.startup_script_s3_path,
+        requirements_s3_object_version=deployed_versions.get("requirements"),
+        plugins_s3_object_version=deployed_versions.get("plugins"),
+        startup_script_s3_object_version=deployed_versions.get("startup_script"),
     )
