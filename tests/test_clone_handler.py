@@ -6,7 +6,6 @@ real API could send (the saved `aws mwaa get-environment` outputs, timestamps tu
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import subprocess
@@ -390,12 +389,11 @@ def test_importing_the_handler_is_fast_and_loads_no_sdk() -> None:
 
 
 def test_fixtures_are_valid_get_environment_responses() -> None:
-    # Belt and braces for the saved outputs: the Stubber would reject them too, but this names the file.
+    # The Stubber refuses a response that doesn't fit botocore's GetEnvironment model; this names the file.
     for path in sorted(GET_ENVIRONMENT_DIR.glob("*.json")):
         client: MWAAClient = boto3.client("mwaa", region_name="us-east-1")
         with Stubber(client) as stubber:
             stubber.add_response("get_environment", get_environment_response(path.stem.removeprefix("airflow-")))
             environment = client.get_environment(Name="anything")["Environment"]
-        original = json.loads(path.read_text())["Environment"]
-        assert set(environment) == set(original), path.name
-        assert copy.deepcopy(environment)["Status"] == "AVAILABLE", path.name
+        # The clone refuses any other status, so every clone test relies on this.
+        assert environment["Status"] == "AVAILABLE", path.name

@@ -141,7 +141,7 @@ def test_delete_leaves_the_files_the_retained_environment_runs(s3: S3Client, mon
     assert keys(s3) == ["requirements.txt"]
 
 
-def test_access_denied_says_what_the_role_may_do(s3: S3Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_access_denied_says_what_the_role_may_do(monkeypatch: pytest.MonkeyPatch) -> None:
     denied = boto3.client("s3", region_name="us-east-1")
     stubber = Stubber(denied)
     stubber.add_client_error("get_object", service_error_code="AccessDenied", service_message="Access Denied")

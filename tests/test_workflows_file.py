@@ -174,7 +174,7 @@ def run_app(migration: Path, outdir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def run_preflight(migration: Path | str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> int:
+def run_preflight(migration: Path | str, monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.chdir(REPO_ROOT)  # paths in the report are relative to where it runs, as from the app
     return preflight_main(["--migration", str(migration)])
 
@@ -209,28 +209,23 @@ def assert_lines_start_with(output: str, expected: list[str]) -> None:
         assert line.startswith(start), (line, start)
 
 
-def test_preflight_reports_every_legacy_problem_with_file_and_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert run_preflight(PREFLIGHT_FIXTURES / "legacy.toml", capsys, monkeypatch) == 1
-    assert_lines_start_with(capsys.readouterr().out, LEGACY_REPORT)
-
-
-def test_synth_stops_on_errors_with_the_same_report(
+def test_every_legacy_problem_has_file_and_line_and_synth_stops_with_the_same_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert run_preflight(PREFLIGHT_FIXTURES / "legacy.toml", monkeypatch) == 1
+    report = capsys.readouterr().out
+    assert_lines_start_with(report, LEGACY_REPORT)
     result = run_app(PREFLIGHT_FIXTURES / "legacy.toml", tmp_path / "cdk.out")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "cdk.out" / "manifest.json").exists()
-    run_preflight(PREFLIGHT_FIXTURES / "legacy.toml", capsys, monkeypatch)
-    assert result.stderr == capsys.readouterr().out
+    assert result.stderr == report
 
 
 def test_syntax_errors_and_airflow_pins_are_errors(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run_preflight(PREFLIGHT_FIXTURES / "broken.toml", capsys, monkeypatch) == 1
+    assert run_preflight(PREFLIGHT_FIXTURES / "broken.toml", monkeypatch) == 1
     output = capsys.readouterr().out
     assert "tests/fixtures/workflows/syntax_error/dags/broken_dag.py:5: error SYNTAX " in output
     assert "fine_dag.py" not in output
@@ -251,7 +246,7 @@ def test_warnings_are_printed_and_synth_goes_on(tmp_path: Path) -> None:
 
 
 def test_every_shipped_migration_is_ready(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert run_preflight("all", capsys, monkeypatch) == 0
+    assert run_preflight("all", monkeypatch) == 0
     assert capsys.readouterr().out == (
         "pre-flight example-self-managed: no [workflows] to check\n"
         "pre-flight example: workflows ready for Airflow 3.0.6\n"
@@ -272,7 +267,7 @@ def test_a_bad_migration_file_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = migration_file(tmp_path, 'dags = "nowhere"\n')
-    assert run_preflight(path, capsys, monkeypatch) == 2
+    assert run_preflight(path, monkeypatch) == 2
     assert "workflows.dags: 'nowhere' is not a DAG folder" in capsys.readouterr().err
 
 
@@ -283,7 +278,7 @@ def test_checks_that_cannot_run_exit_2_with_the_reason(
         raise preflight_checks.RuffNotFoundError("the DAG checks need the `ruff` executable: pip install ruff")
 
     monkeypatch.setattr(preflight_checks, "_ruff_executable", no_ruff)
-    assert run_preflight("example", capsys, monkeypatch) == 2
+    assert run_preflight("example", monkeypatch) == 2
     assert capsys.readouterr().err == (
         "example: the DAG checks could not run: the DAG checks need the `ruff` executable: pip install ruff\n"
     )
