@@ -11,15 +11,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-# The Lambda's modules are top-level in its asset; this puts them on sys.path, so tests import them the same
-# way the runtime does.
-from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
-
-# The workflow deployment Lambda's modules, top-level in its asset in the same way.
-WORKFLOW_DEPLOY_DIR = REPO_ROOT / "lambda" / "deploy_workflows"
-if str(WORKFLOW_DEPLOY_DIR) not in sys.path:
-    sys.path.insert(0, str(WORKFLOW_DEPLOY_DIR))
-
 # Fake credentials so nothing can reach a real account, and no CDK chatter.
 os.environ.update(
     {
@@ -35,10 +26,18 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
+# The Lambdas' modules are top-level in their assets; these put them on sys.path, so tests import them the same
+# way the runtime does. Imported after the environment is set: the construct module loads jsii.
+from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR  # noqa: E402
+from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
+
+if str(WORKFLOW_DEPLOY_DIR) not in sys.path:
+    sys.path.insert(0, str(WORKFLOW_DEPLOY_DIR))
+
 
 import pytest  # noqa: E402
 
-from tests.synth_app import SynthesizedApp, synthesize  # noqa: E402
+from tests.synth_app import EXAMPLE_WORKFLOWS, SynthesizedApp, synthesize  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -47,5 +46,5 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     # assets' exclusion of it is exercised by every synth the tests make.
     compileall.compile_dir(CLONE_SETTINGS_DIR, quiet=1)
     compileall.compile_dir(WORKFLOW_DEPLOY_DIR, quiet=1)
-    compileall.compile_dir(REPO_ROOT / "migrations" / "workflows" / "example" / "dags", quiet=1)
+    compileall.compile_dir(EXAMPLE_WORKFLOWS / "dags", quiet=1)
     return synthesize(tmp_path_factory.mktemp("cdk.out"))

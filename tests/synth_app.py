@@ -10,11 +10,13 @@ from typing import Any
 
 from aws_cdk import Stack, cx_api
 
+from constructs import IConstruct
 from mwaa_migration.config import load_migration, resolve_migration_paths
 from stacks.migration_app import MigrationStacks, add_migrations, new_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_MIGRATIONS = REPO_ROOT / "tests" / "fixtures" / "migrations"
+EXAMPLE_WORKFLOWS = REPO_ROOT / "migrations" / "workflows" / "example"
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -29,6 +31,26 @@ class SynthesizedApp:
 
     def template_path(self, stack: Stack) -> Path:
         return Path(self.assembly.directory) / self.assembly.get_stack_by_name(stack.stack_name).template_file
+
+    def environment(self, name: str) -> dict[str, Any]:
+        """The AWS::MWAA::Environment resource of migration `name`."""
+        template = self.template(self.stacks[name].new_environment)
+        (resource,) = resources_of_type(template, "AWS::MWAA::Environment").values()
+        return resource
+
+    def validation_report(self) -> dict[str, Any]:
+        """cdk-nag's report of the synth: each plugin's violations and acknowledged findings."""
+        report: dict[str, Any] = json.loads((Path(self.assembly.directory) / "validation-report.json").read_text())
+        return report
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {key: value for key, value in template["Resources"].items() if value["Type"] == resource_type}
+
+
+def logical_id(construct: IConstruct) -> str:
+    child = construct.node.default_child or construct
+    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
 
 
 def synthesize(outdir: Path) -> SynthesizedApp:

@@ -23,8 +23,7 @@ from mwaa_migration.config import (
     load_migrations,
     resolve_migration_paths,
 )
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.synth_app import REPO_ROOT
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/service-role/AmazonMWAA-analytics-abc123"
 SUBNET_A = "subnet-0123456789abcdef0"

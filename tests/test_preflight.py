@@ -25,12 +25,12 @@ from mwaa_migration.preflight import (
     check_plugins,
     check_requirements,
 )
+from tests.synth_app import EXAMPLE_WORKFLOWS, REPO_ROOT
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "tests" / "fixtures" / "workflows"
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "workflows"
 REQUIREMENTS = FIXTURES / "requirements"
 LEGACY = FIXTURES / "legacy_v2"
-EXAMPLE = REPO / "migrations" / "workflows" / "example"
+
 TARGET = "3.0.6"
 EXPECTED_URL = "https://raw.githubusercontent.com/apache/airflow/constraints-3.0.6/constraints-3.12.txt"
 
@@ -86,14 +86,14 @@ def test_unknown_version_is_refused() -> None:
     with pytest.raises(ValueError, match="not a version"):
         airflow_major("3.1")
     with pytest.raises(ValueError, match="not a version"):
-        check_requirements(EXAMPLE / "requirements.txt", "2.6.3")
+        check_requirements(EXAMPLE_WORKFLOWS / "requirements.txt", "2.6.3")
 
 
 # --- requirements.txt ---------------------------------------------------------------------------------------
 
 
 def test_example_requirements_pass() -> None:
-    assert check_requirements(EXAMPLE / "requirements.txt", TARGET) == []
+    assert check_requirements(EXAMPLE_WORKFLOWS / "requirements.txt", TARGET) == []
 
 
 def test_valid_complex_requirements_pass() -> None:
@@ -184,9 +184,9 @@ def test_missing_requirements_file_raises(tmp_path: Path) -> None:
 
 
 def test_example_dags_pass() -> None:
-    assert check_dags(EXAMPLE / "dags", TARGET) == []
+    assert check_dags(EXAMPLE_WORKFLOWS / "dags", TARGET) == []
     # It really is an Airflow 3 SDK DAG, so "clean" means something.
-    source = (EXAMPLE / "dags" / "example_dag.py").read_text()
+    source = (EXAMPLE_WORKFLOWS / "dags" / "example_dag.py").read_text()
     assert "from airflow.sdk import dag, task" in source
     assert "schedule=" in source
 

@@ -7,21 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import lint_file
 
-from constructs import IConstruct
 from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
-from tests.synth_app import SynthesizedApp
+from tests.synth_app import SynthesizedApp, logical_id, resources_of_type
 
 OLD_ROLE_NAME = "AmazonMWAA-analytics-abc123"
-
-
-def logical_id(construct: IConstruct) -> str:
-    child = construct.node.default_child or construct
-    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
 
 
 def policy_statements(template: dict[str, Any], resource_id: str) -> list[dict[str, Any]]:
@@ -44,7 +37,7 @@ def all_policy_documents(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_migration_passes_cdk_nag(synthesized: SynthesizedApp) -> None:
     # Synth raises on any unacknowledged finding; the report it writes must also hold no violation.
-    report = json.loads((Path(synthesized.assembly.directory) / "validation-report.json").read_text())
+    report = synthesized.validation_report()
     plugins = {plugin["pluginName"]: plugin for plugin in report["pluginReports"]}
     assert set(plugins) == {"AwsSolutions", "NIST.800.53.R5"}
     for plugin in plugins.values():
@@ -189,14 +182,10 @@ def test_migration_bucket_outputs(synthesized: SynthesizedApp) -> None:
 # --- New-environment stack ----------------------------------------------------------------------------------------
 
 
-def _resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
 def test_execution_role_trusts_mwaa_only_for_this_account_and_environment(synthesized: SynthesizedApp) -> None:
     stack = synthesized.stacks["example"].new_environment
     template = synthesized.template(stack)
-    roles = _resources_of_type(template, "AWS::IAM::Role")
+    roles = resources_of_type(template, "AWS::IAM::Role")
     execution_roles = [
         r for r in roles.values() if "airflow" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
     ]
@@ -285,17 +274,17 @@ def test_self_managed_read_policy_has_no_log_access(synthesized: SynthesizedApp)
 
 def test_named_role_gets_the_read_policy_and_no_role_is_created(synthesized: SynthesizedApp) -> None:
     template = synthesized.template(synthesized.stacks["byo-kms"].new_environment)
-    roles = _resources_of_type(template, "AWS::IAM::Role")
+    roles = resources_of_type(template, "AWS::IAM::Role")
     assert not [r for r in roles.values() if "airflow" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]
     read = [
         p
-        for p in _resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+        for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
         if "ReadMetadataExport" in json.dumps(p)
     ]
     assert read[0]["Properties"]["Roles"] == ["existing-mwaa-role"]
     # The old logs live in the source's region.
     assert ":logs:eu-west-1:111122223333:log-group:airflow-reporting*" in json.dumps(read[0])
-    assert not _resources_of_type(template, "AWS::S3::Bucket")
+    assert not resources_of_type(template, "AWS::S3::Bucket")
 
 
 def test_source_bucket_is_versioned_private_tls_only_and_retained(synthesized: SynthesizedApp) -> None:
@@ -324,24 +313,17 @@ def test_created_security_group_references_itself_only(synthesized: SynthesizedA
     group = template["Resources"][group_id]["Properties"]
     assert group["VpcId"] == "vpc-0a1b2c3d4e5f67890"
     assert "SecurityGroupIngress" not in group
-    (ingress,) = _resources_of_type(template, "AWS::EC2::SecurityGroupIngress").values()
+    (ingress,) = resources_of_type(template, "AWS::EC2::SecurityGroupIngress").values()
     assert ingress["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
     assert ingress["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
-    environment = _resources_of_type(template, "AWS::MWAA::Environment")
+    environment = resources_of_type(template, "AWS::MWAA::Environment")
     (env,) = environment.values()
     assert env["Properties"]["NetworkConfiguration"]["SecurityGroupIds"] == [{"Fn::GetAtt": [group_id, "GroupId"]}]
 
 
-def _environment(synthesized: SynthesizedApp, name: str) -> dict[str, Any]:
-    (resource,) = _resources_of_type(
-        synthesized.template(synthesized.stacks[name].new_environment), "AWS::MWAA::Environment"
-    ).values()
-    return resource  # type: ignore[no-any-return]
-
-
 def test_environment_is_retained_and_waits_for_its_role_policies(synthesized: SynthesizedApp) -> None:
     stack = synthesized.stacks["example"].new_environment
-    env = _environment(synthesized, "example")
+    env = synthesized.environment("example")
     assert env["DeletionPolicy"] == "Retain" and env["UpdateReplacePolicy"] == "Retain"
     execution_policy = stack.node.find_child("ExecutionRole").node.find_child("Policy")
     read_policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
@@ -354,7 +336,7 @@ def test_environment_is_retained_and_waits_for_its_role_policies(synthesized: Sy
 def test_self_managed_environment_sets_every_property_from_file_or_mwaa_defaults(
     synthesized: SynthesizedApp,
 ) -> None:
-    props = _environment(synthesized, "example-self-managed")["Properties"]
+    props = synthesized.environment("example-self-managed")["Properties"]
     assert {k: v for k, v in props.items() if not isinstance(v, (dict, list))} == {
         "Name": "etl-mwaa",
         "AirflowVersion": "2.11.0",
@@ -374,7 +356,7 @@ def test_self_managed_environment_sets_every_property_from_file_or_mwaa_defaults
 
 
 def test_micro_defaults_and_console_logging_defaults(synthesized: SynthesizedApp) -> None:
-    props = _environment(synthesized, "micro-kms")["Properties"]
+    props = synthesized.environment("micro-kms")["Properties"]
     assert (props["MaxWorkers"], props["Schedulers"], props["MinWebservers"], props["MaxWebservers"]) == (1, 1, 1, 1)
     assert props["KmsKey"].endswith(":key/1234abcd-12ab-34cd-56ef-1234567890ab")
     logging = props["LoggingConfiguration"]
@@ -383,7 +365,7 @@ def test_micro_defaults_and_console_logging_defaults(synthesized: SynthesizedApp
 
 
 def test_named_resources_and_optional_properties_pass_through(synthesized: SynthesizedApp) -> None:
-    props = _environment(synthesized, "byo-kms")["Properties"]
+    props = synthesized.environment("byo-kms")["Properties"]
     assert props["ExecutionRoleArn"] == "arn:aws:iam::111122223333:role/existing-mwaa-role"
     assert props["SourceBucketArn"] == "arn:aws:s3:::existing-airflow-bucket"
     assert props["WorkerReplacementStrategy"] == "GRACEFUL"
@@ -396,7 +378,7 @@ def test_named_resources_and_optional_properties_pass_through(synthesized: Synth
 def test_unset_properties_of_an_mwaa_source_come_from_the_clone(synthesized: SynthesizedApp) -> None:
     stack = synthesized.stacks["example"].new_environment
     clone_id = logical_id(stack.node.find_child("CloneSourceSettings").node.find_child("Resource"))
-    props = _environment(synthesized, "example")["Properties"]
+    props = synthesized.environment("example")["Properties"]
 
     def cloned(attribute: str) -> dict[str, Any]:
         return {"Fn::GetAtt": [clone_id, attribute]}

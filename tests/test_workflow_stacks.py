@@ -15,14 +15,13 @@ import workflow_handler
 from aws_cdk import FileSystem
 from moto import mock_aws
 
+from constructs import IConstruct
 from constructs.workflow_deployment import DAGS_RESOURCE_TYPE, FILE_RESOURCE_TYPE
 from mwaa_migration.plugins_zip import WORKFLOW_EXCLUDES, build_plugins_zip
-from tests.synth_app import REPO_ROOT, SynthesizedApp
+from tests.synth_app import EXAMPLE_WORKFLOWS, REPO_ROOT, SynthesizedApp, logical_id, resources_of_type
 
-EXAMPLE_WORKFLOWS = REPO_ROOT / "migrations" / "workflows" / "example"
 REPORTING_WORKFLOWS = REPO_ROOT / "tests" / "fixtures" / "workflows" / "reporting"
 ASSET_BUCKET = {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
-SOURCE_BUCKET_ARN = {"Fn::GetAtt": ["SourceBucket7A793AB3", "Arn"]}
 EXISTING_BUCKET_ARN = "arn:aws:s3:::existing-airflow-bucket"
 
 
@@ -30,13 +29,16 @@ def template(synthesized: SynthesizedApp, name: str) -> dict[str, Any]:
     return synthesized.template(synthesized.stacks[name].new_environment)
 
 
-def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {key: value for key, value in template["Resources"].items() if value["Type"] == resource_type}
+def child_id(synthesized: SynthesizedApp, name: str, *path: str) -> str:
+    """Logical ID of a construct under the new-environment stack of migration `name`."""
+    construct: IConstruct = synthesized.stacks[name].new_environment
+    for child in path:
+        construct = construct.node.find_child(child)
+    return logical_id(construct)
 
 
-def environment(template: dict[str, Any]) -> dict[str, Any]:
-    (found,) = resources_of_type(template, "AWS::MWAA::Environment").values()
-    return found
+def source_bucket_id(synthesized: SynthesizedApp) -> str:
+    return child_id(synthesized, "example", "SourceBucket", "Bucket")
 
 
 def staged_source(synthesized: SynthesizedApp, name: str, staged_key: str) -> Path:
@@ -58,12 +60,8 @@ def staged_arn(staged_key: str) -> dict[str, Any]:
     return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", ASSET_BUCKET, f"/{staged_key}"]]}
 
 
-def handler_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    (policy,) = (
-        resource
-        for key, resource in resources_of_type(template, "AWS::IAM::ManagedPolicy").items()
-        if key.startswith("WorkflowsHandlerPolicy")
-    )
+def handler_statements(synthesized: SynthesizedApp, name: str) -> list[dict[str, Any]]:
+    policy = template(synthesized, name)["Resources"][child_id(synthesized, name, "Workflows", "HandlerPolicy")]
     statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
 
@@ -73,11 +71,12 @@ def handler_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_each_file_is_its_own_resource_and_its_version_is_pinned(synthesized: SynthesizedApp) -> None:
     t = template(synthesized, "example")
+    bucket_id = source_bucket_id(synthesized)
     files = {
         r["Properties"]["Key"]: (key, r["Properties"]) for key, r in resources_of_type(t, FILE_RESOURCE_TYPE).items()
     }
     assert sorted(files) == ["plugins.zip", "requirements.txt", "startup.sh"]
-    props = environment(t)["Properties"]
+    props = synthesized.environment("example")["Properties"]
     for path_property, version_property, key in (
         ("RequirementsS3Path", "RequirementsS3ObjectVersion", "requirements.txt"),
         ("PluginsS3Path", "PluginsS3ObjectVersion", "plugins.zip"),
@@ -88,7 +87,7 @@ def test_each_file_is_its_own_resource_and_its_version_is_pinned(synthesized: Sy
         # The version the deployment wrote, so a changed file updates the environment and an unchanged one can't.
         assert props[version_property] == {"Fn::GetAtt": [logical_id, "VersionId"]}
         assert properties["Kind"] == "File"
-        assert properties["Bucket"] == {"Ref": "SourceBucket7A793AB3"}
+        assert properties["Bucket"] == {"Ref": bucket_id}
         assert properties["StagedBucket"] == ASSET_BUCKET
         assert properties["ServiceTimeout"] == "600"
 
@@ -109,13 +108,14 @@ def test_the_staged_files_are_the_example_files(synthesized: SynthesizedApp) -> 
 
 def test_dag_folder_syncs_under_the_dag_path_and_excludes_caches(synthesized: SynthesizedApp) -> None:
     t = template(synthesized, "example")
-    ((logical_id, dags),) = resources_of_type(t, DAGS_RESOURCE_TYPE).items()
+    ((dag_folder_id, dags),) = resources_of_type(t, DAGS_RESOURCE_TYPE).items()
     props = dags["Properties"]
     assert props["Kind"] == "Dags"
-    assert props["Prefix"] == environment(t)["Properties"]["DagS3Path"] + "/"
-    assert props["Bucket"] == {"Ref": "SourceBucket7A793AB3"}
+    environment = synthesized.environment("example")
+    assert props["Prefix"] == environment["Properties"]["DagS3Path"] + "/"
+    assert props["Bucket"] == {"Ref": source_bucket_id(synthesized)}
     # The environment starts with its DAGs in place.
-    assert logical_id in environment(t)["DependsOn"]
+    assert dag_folder_id in environment["DependsOn"]
     staged = staged_source(synthesized, "example", props["StagedKey"])
     assert sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*")) == ["example_dag.py"]
     assert list((EXAMPLE_WORKFLOWS / "dags").glob("__pycache__/*.pyc")), "nothing to exclude: this proves nothing"
@@ -130,25 +130,26 @@ def test_deployment_role_reads_only_its_staged_files_and_writes_only_its_keys(sy
             *resources_of_type(t, DAGS_RESOURCE_TYPE).values(),
         ]
     )
-    statements = {statement.pop("Sid"): statement for statement in handler_statements(t)}
+    bucket_arn = {"Fn::GetAtt": [source_bucket_id(synthesized), "Arn"]}
+    statements = {statement.pop("Sid"): statement for statement in handler_statements(synthesized, "example")}
     read = statements.pop("ReadStagedWorkflowFiles")
     assert read == {"Action": "s3:GetObject", "Effect": "Allow", "Resource": read["Resource"]}
     assert sorted(read["Resource"], key=json.dumps) == sorted(map(staged_arn, staged_keys), key=json.dumps)
     assert statements.pop("WriteWorkflowFiles") == {
         "Action": "s3:PutObject",
         "Effect": "Allow",
-        "Resource": [object_arn(SOURCE_BUCKET_ARN, key) for key in ("plugins.zip", "requirements.txt", "startup.sh")],
+        "Resource": [object_arn(bucket_arn, key) for key in ("plugins.zip", "requirements.txt", "startup.sh")],
     }
     assert statements.pop("ListDagFolder") == {
         "Action": "s3:ListBucket",
         "Condition": {"StringLike": {"s3:prefix": ["dags/*"]}},
         "Effect": "Allow",
-        "Resource": SOURCE_BUCKET_ARN,
+        "Resource": bucket_arn,
     }
     assert statements.pop("SyncDagFolder") == {
         "Action": ["s3:DeleteObject", "s3:PutObject"],
         "Effect": "Allow",
-        "Resource": object_arn(SOURCE_BUCKET_ARN, "dags/*"),
+        "Resource": object_arn(bucket_arn, "dags/*"),
     }
     assert statements.pop("WriteOwnLogs")["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statements == {}
@@ -162,20 +163,21 @@ def test_deployments_wait_for_their_permissions(synthesized: SynthesizedApp) -> 
     ]
     for resource in deployments:
         assert sorted(resource["DependsOn"]) == sorted(
-            key for key in t["Resources"] if key.startswith(("WorkflowsHandlerPolicy", "WorkflowsProviderPolicy"))
+            child_id(synthesized, "example", "Workflows", policy) for policy in ("HandlerPolicy", "ProviderPolicy")
         )
 
 
 def test_the_dag_prune_acknowledgment_names_the_dag_path_only(synthesized: SynthesizedApp) -> None:
-    report = json.loads((Path(synthesized.assembly.directory) / "validation-report.json").read_text())
+    report = synthesized.validation_report()
     (solutions,) = (plugin for plugin in report["pluginReports"] if plugin["pluginName"] == "AwsSolutions")
     rules = {
         violation["ruleName"]: violation["violatingConstructs"][0]["constructPath"]
         for violation in solutions["suppressedViolations"]
         if "/Workflows/" in violation["violatingConstructs"][0]["constructPath"]
     }
+    bucket_id = source_bucket_id(synthesized)
     assert rules == {
-        "AwsSolutions-IAM5[Resource::<SourceBucket7A793AB3.Arn>/dags/*]": "example-new-environment/Workflows/"
+        f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/dags/*]": "example-new-environment/Workflows/"
         "HandlerPolicy/Resource",
         f"AwsSolutions-IAM5[Resource::{EXISTING_BUCKET_ARN}/airflow/dags/*]": "byo-kms-new-environment/Workflows/"
         "HandlerPolicy/Resource",
@@ -193,12 +195,12 @@ def test_existing_bucket_gets_the_files_at_the_files_own_paths(synthesized: Synt
     # A ready plugins.zip is deployed as it is.
     staged = staged_source(synthesized, "byo-kms", files["plugins/plugins.zip"]["StagedKey"])
     assert staged.read_bytes() == (REPORTING_WORKFLOWS / "plugins.zip").read_bytes()
-    props = environment(t)["Properties"]
+    props = synthesized.environment("byo-kms")["Properties"]
     assert "StartupScriptS3Path" not in props and "StartupScriptS3ObjectVersion" not in props
     (dags,) = resources_of_type(t, DAGS_RESOURCE_TYPE).values()
     assert dags["Properties"]["Prefix"] == "airflow/dags/"
     assert props["DagS3Path"] == "airflow/dags"
-    statements = {statement["Sid"]: statement for statement in handler_statements(t)}
+    statements = {statement["Sid"]: statement for statement in handler_statements(synthesized, "byo-kms")}
     assert statements["SyncDagFolder"]["Resource"] == f"{EXISTING_BUCKET_ARN}/airflow/dags/*"
     assert statements["ListDagFolder"]["Condition"] == {"StringLike": {"s3:prefix": ["airflow/dags/*"]}}
     assert statements["WriteWorkflowFiles"]["Resource"] == [
@@ -212,7 +214,7 @@ def test_no_workflows_deploy_nothing(synthesized: SynthesizedApp, name: str) -> 
     t = template(synthesized, name)
     assert not resources_of_type(t, FILE_RESOURCE_TYPE) and not resources_of_type(t, DAGS_RESOURCE_TYPE)
     assert not [key for key in t["Resources"] if key.startswith("Workflows")]
-    assert not [prop for prop in environment(t)["Properties"] if prop.endswith("S3ObjectVersion")]
+    assert not [prop for prop in synthesized.environment(name)["Properties"] if prop.endswith("S3ObjectVersion")]
 
 
 # --- Determinism: the staged key only changes when content does ---------------------------------------------------
@@ -272,7 +274,7 @@ def allowed(statements: list[dict[str, Any]], action: str, resource: str, contex
 
 def test_the_role_allows_every_call_the_handler_makes(synthesized: SynthesizedApp) -> None:
     t = template(synthesized, "byo-kms")
-    statements = resolve(handler_statements(t))
+    statements = resolve(handler_statements(synthesized, "byo-kms"))
     deployments = [
         resolve(r["Properties"])
         for r in [

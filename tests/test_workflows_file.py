@@ -13,10 +13,9 @@ import pytest
 from mwaa_migration import preflight as preflight_checks
 from mwaa_migration.config import MigrationFileError, WorkflowsConfig, load_migration, load_migrations
 from preflight import main as preflight_main
+from tests.synth_app import EXAMPLE_WORKFLOWS, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFLIGHT_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "preflight"
-EXAMPLE_WORKFLOWS = REPO_ROOT / "migrations" / "workflows" / "example"
 
 BASE = """\
 [source]
