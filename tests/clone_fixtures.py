@@ -1,10 +1,20 @@
-"""What the clone tests share: the saved GetEnvironment outputs and the fields a clone may return."""
+"""What the clone tests share: the saved GetEnvironment outputs, the fields a clone may return, and botocore's
+MWAA model to check requests and responses against."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import botocore.session
+from botocore.model import StructureShape
+from botocore.validate import ParamValidator
+
+MWAA_MODEL = botocore.session.get_session().get_service_model("mwaa")
+CREATE_ENVIRONMENT_SHAPE = cast(StructureShape, MWAA_MODEL.operation_model("CreateEnvironment").input_shape)
+GET_ENVIRONMENT_OUTPUT_SHAPE = cast(StructureShape, MWAA_MODEL.operation_model("GetEnvironment").output_shape)
 
 GET_ENVIRONMENT_DIR = Path(__file__).resolve().parent / "fixtures" / "get_environment"
 
@@ -38,3 +48,9 @@ def load_environment(version: str) -> dict[str, Any]:
     """GetEnvironment()['Environment'] as the CLI saved it (timestamps stay ISO strings; the rules ignore them)."""
     environment: dict[str, Any] = get_environment_document(version)["Environment"]
     return environment
+
+
+def assert_valid_create_environment(params: Mapping[str, Any]) -> None:
+    """What botocore's ParamValidator checks of a CreateEnvironment request: types, required members, minimums."""
+    report = ParamValidator().validate(params, CREATE_ENVIRONMENT_SHAPE)
+    assert not report.has_errors(), report.generate_report()

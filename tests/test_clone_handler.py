@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import botocore.session
 import clone_handler
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -24,7 +23,7 @@ from botocore.stub import Stubber
 from clone_rules import CloneRefused, CloneRequest, clone_settings, encode_attributes
 
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
-from tests.clone_fixtures import GET_ENVIRONMENT_DIR, get_environment_document
+from tests.clone_fixtures import GET_ENVIRONMENT_DIR, GET_ENVIRONMENT_OUTPUT_SHAPE, get_environment_document
 
 if TYPE_CHECKING:
     from mypy_boto3_mwaa import MWAAClient
@@ -37,9 +36,6 @@ SERVICE_TOKEN = (
     f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:orders-v3-environment-CloneProviderframeworkonEv-Xq7Lm2Pz9Rb4"
 )
 SECRET = "s3cr3t-Pa55w0rd"
-_OUTPUT_SHAPE = botocore.session.get_session().get_service_model("mwaa").operation_model("GetEnvironment").output_shape
-assert _OUTPUT_SHAPE is not None
-OUTPUT_SHAPE: StructureShape = _OUTPUT_SHAPE
 
 
 def with_datetimes(value: Any, shape: Shape) -> Any:
@@ -58,7 +54,7 @@ def with_datetimes(value: Any, shape: Shape) -> Any:
 def get_environment_response(version: str, **changes: Any) -> dict[str, Any]:
     document = get_environment_document(version)
     document["Environment"].update(changes)
-    response: dict[str, Any] = with_datetimes(document, OUTPUT_SHAPE)
+    response: dict[str, Any] = with_datetimes(document, GET_ENVIRONMENT_OUTPUT_SHAPE)
     return response
 
 

@@ -18,21 +18,22 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any, cast
 
-import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
 from botocore.validate import ParamValidator
 from clone_rules import ATTRIBUTE_NAMES, CloneRefused, CloneRequest, clone_settings, encode_attributes
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.clone_fixtures import CLONED_FIELDS
+from tests.clone_fixtures import (
+    CLONED_FIELDS,
+    CREATE_ENVIRONMENT_SHAPE,
+    GET_ENVIRONMENT_OUTPUT_SHAPE,
+    MWAA_MODEL,
+    assert_valid_create_environment,
+)
 
-MODEL = botocore.session.get_session().get_service_model("mwaa")
-_OUTPUT = MODEL.operation_model("GetEnvironment").output_shape
-_INPUT = MODEL.operation_model("CreateEnvironment").input_shape
-_ENVIRONMENT = _OUTPUT.members["Environment"] if _OUTPUT is not None else None
-ENVIRONMENT_SHAPE = cast(StructureShape, _ENVIRONMENT)
-CREATE_SHAPE = cast(StructureShape, _INPUT)
+ENVIRONMENT_SHAPE = cast(StructureShape, GET_ENVIRONMENT_OUTPUT_SHAPE.members["Environment"])
+CREATE_SHAPE = CREATE_ENVIRONMENT_SHAPE
 
 AIRFLOW_VERSIONS = ("1.10.12", "2.0.2", "2.2.2", "2.4.3", "2.5.1", "2.6.3", "2.7.2", "2.8.1", "2.9.2", "2.10.3")
 TARGET_VERSIONS = ("2.7.2", "2.8.1", "2.9.2", "2.10.1", "2.10.3", "2.11.0", "3.0.6", "3.2.1")
@@ -125,7 +126,9 @@ def values_for(shape: Shape) -> st.SearchStrategy[Any]:
 
 SPECIAL_KEYS = {
     # Option keys the translation tables know, so renames and removals run too.
-    "AirflowConfigurationOptions": mostly(st.sampled_from(REAL_OPTION_KEYS), values_for(MODEL.shape_for("ConfigKey"))),
+    "AirflowConfigurationOptions": mostly(
+        st.sampled_from(REAL_OPTION_KEYS), values_for(MWAA_MODEL.shape_for("ConfigKey"))
+    ),
     # TeamNameString needs 3 characters or more, which its pattern alone rarely gives.
     "TeamMap": st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,49}", fullmatch=True),
 }
@@ -138,9 +141,11 @@ REALISTIC = st.fixed_dictionaries(
         "EnvironmentClass": st.sampled_from(("mw1.small", "mw1.medium", "mw1.large", "mw1.micro")),
         "NetworkConfiguration": st.fixed_dictionaries(
             {
-                "SubnetIds": st.lists(values_for(MODEL.shape_for("SubnetId")), min_size=2, max_size=2, unique=True),
+                "SubnetIds": st.lists(
+                    values_for(MWAA_MODEL.shape_for("SubnetId")), min_size=2, max_size=2, unique=True
+                ),
                 "SecurityGroupIds": st.lists(
-                    values_for(MODEL.shape_for("SecurityGroupId")), min_size=1, max_size=5, unique=True
+                    values_for(MWAA_MODEL.shape_for("SecurityGroupId")), min_size=1, max_size=5, unique=True
                 ),
             }
         ),
@@ -238,8 +243,7 @@ def _matches(pattern: str, text: str) -> bool:
 
 def assert_valid_create_request(settings_: Mapping[str, Any], target_version: str) -> None:
     params = {**STACK_FIELDS, "AirflowVersion": target_version, **settings_}
-    report = ParamValidator().validate(params, CREATE_SHAPE)
-    assert not report.has_errors(), report.generate_report()
+    assert_valid_create_environment(params)
     assert strict_problems(params, CREATE_SHAPE) == []
 
 

@@ -8,12 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-import botocore.session
 import pytest
-from botocore.validate import ParamValidator
 
 import plan
-from tests.clone_fixtures import GET_ENVIRONMENT_DIR, load_environment
+from tests.clone_fixtures import GET_ENVIRONMENT_DIR, assert_valid_create_environment, load_environment
 
 PLAN_MIGRATIONS = Path(__file__).resolve().parent / "fixtures" / "plan"
 CASES = [
@@ -37,11 +35,9 @@ def test_plan_is_a_valid_create_environment_request(
 ) -> None:
     result = run_plan(capsys, source, migration)
     assert set(result) == {"settings", "warnings"}
-    shape = botocore.session.get_session().get_service_model("mwaa").operation_model("CreateEnvironment").input_shape
     settings = result["settings"]
-    assert isinstance(settings, dict) and shape is not None
-    report = ParamValidator().validate(settings, shape)
-    assert not report.has_errors(), report.generate_report()
+    assert isinstance(settings, dict)
+    assert_valid_create_environment(settings)
     assert settings["AirflowVersion"] == "3.0.6"
     assert settings["MaxWorkers"] == 8
     assert settings["AirflowConfigurationOptions"]["core.default_timezone"] == "utc"
@@ -112,9 +108,7 @@ def test_plan_shows_the_deployed_files_and_that_their_versions_come_at_deploy(
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     settings = result["settings"]
-    shape = botocore.session.get_session().get_service_model("mwaa").operation_model("CreateEnvironment").input_shape
-    assert shape is not None
-    assert not ParamValidator().validate(settings, shape).has_errors()
+    assert_valid_create_environment(settings)
     assert {
         key: value for key, value in settings.items() if key.startswith(("Requirements", "Plugins", "Startup"))
     } == {
