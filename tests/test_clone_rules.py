@@ -201,20 +201,32 @@ def test_an_overridden_min_above_the_cloned_max_raises_the_max() -> None:
     [
         ({"Schedulers": 6}, "target.schedulers = 6 is not valid for mw1.large on Airflow 3.0.6; MWAA accepts 2 to 5"),
         ({"Schedulers": 1}, "target.schedulers = 1 is not valid"),
-        ({"EnvironmentClass": "mw1.micro", "MaxWebservers": 2}, "MWAA accepts exactly 1"),
+        ({"EnvironmentClass": "mw1.micro", "MaxWebservers": 2}, "target.max_webservers = 2 is not valid for mw1.micro"),
         (
             {"MinWorkers": 0},
             "target.min_workers = 0 is not valid for mw1.large on Airflow 3.0.6; MWAA accepts at least 1",
         ),
         ({"MinWorkers": 5, "MaxWorkers": 3}, "target.min_workers = 5 is more than target.max_workers = 3"),
-        ({"WebserverAccessMode": "PUBLIC_AND_PRIVATE"}, "needs Airflow 3.2 or later"),
-        ({"NetworkConfiguration": {"SubnetIds": ["subnet-0123456789abcdef0"]}}, "MWAA needs exactly 2"),
+        (
+            {"WebserverAccessMode": "PUBLIC_AND_PRIVATE"},
+            "target.webserver_access_mode: PUBLIC_AND_PRIVATE needs Airflow 3.2",
+        ),
+        (
+            {"NetworkConfiguration": {"SubnetIds": ["subnet-0123456789abcdef0"]}},
+            "target.network.subnet_ids lists 1 IDs and MWAA needs exactly 2",
+        ),
         (
             {"NetworkConfiguration": {"SubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"]}},
-            "repeats an ID",
+            "target.network.subnet_ids repeats an ID",
         ),
-        ({"NetworkConfiguration": {"SecurityGroupIds": []}}, "MWAA needs 1 to 5"),
-        ({"NetworkConfiguration": {"SecurityGroupIds": ["group-1"]}}, "IDs MWAA won't accept ('group-1')"),
+        (
+            {"NetworkConfiguration": {"SecurityGroupIds": []}},
+            "target.network.security_group_ids lists 0 IDs and MWAA needs 1 to 5",
+        ),
+        (
+            {"NetworkConfiguration": {"SecurityGroupIds": ["group-1"]}},
+            "target.network.security_group_ids has IDs MWAA won't accept ('group-1')",
+        ),
     ],
 )
 def test_invalid_overrides_are_refused_naming_the_file_key(overrides: dict[str, Any], expected: str) -> None:

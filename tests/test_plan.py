@@ -40,7 +40,8 @@ def test_plan_is_a_valid_create_environment_request(
     assert_valid_create_environment(settings)
     assert settings["AirflowVersion"] == "3.0.6"
     assert settings["MaxWorkers"] == 8
-    assert settings["AirflowConfigurationOptions"]["core.default_timezone"] == "utc"
+    # Every saved source says utc: the file's value must win.
+    assert settings["AirflowConfigurationOptions"]["core.default_timezone"] == "europe/dublin"
     assert settings["Tags"]["mwaa-migration"] == migration.removesuffix(".toml")
 
 
