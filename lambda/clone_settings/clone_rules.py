@@ -241,27 +241,14 @@ def _override_logging(key: str, value: object) -> dict[str, dict[str, Any]]:
     return logging
 
 
-def _override_options(key: str, value: object) -> dict[str, str]:
-    options = _override_string_map(key, value)
-    for name, text in options.items():
-        problem = option_problem(name, text)
-        if problem:
-            raise CloneRefused(f'{FILE_KEYS[key]} "{name}": {problem}')
-    return options
-
-
-def _override_tags(key: str, value: object) -> dict[str, str]:
-    tags = _override_string_map(key, value)
-    for name, text in tags.items():
-        problem = tag_problem(name, text)
-        if problem:
-            raise CloneRefused(f'{FILE_KEYS[key]} "{name}": {problem}')
-    return tags
-
-
-def _override_string_map(key: str, value: object) -> dict[str, str]:
+def _override_string_map(key: str, value: object, problem_of: Callable[[str, str], str | None]) -> dict[str, str]:
+    """Options or tags: strings to strings, each entry one MWAA accepts (`problem_of` says why not)."""
     if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise CloneRefused(f"{FILE_KEYS[key]} must map strings to strings")
+    for name, text in value.items():
+        problem = problem_of(name, text)
+        if problem:
+            raise CloneRefused(f'{FILE_KEYS[key]} "{name}": {problem}')
     return dict(value)
 
 
@@ -272,8 +259,9 @@ _OVERRIDE_PARSERS: Final[Mapping[str, Callable[[str, object], object]]] = Mappin
         **dict.fromkeys(CHOICE_FIELDS, _override_choice),
         "NetworkConfiguration": _override_network,
         "LoggingConfiguration": _override_logging,
-        "AirflowConfigurationOptions": _override_options,
-        "Tags": _override_tags,
+        # Late-bound: the problem checks are defined below, with the rest of the options and tags rules.
+        "AirflowConfigurationOptions": lambda key, value: _override_string_map(key, value, option_problem),
+        "Tags": lambda key, value: _override_string_map(key, value, tag_problem),
     }
 )
 
