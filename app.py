@@ -20,6 +20,11 @@ def main() -> int:
     except MigrationFileError as error:
         print(error, file=sys.stderr)
         return 2
+    # What the clone adapted or left out, said before anything is built: nothing is dropped silently.
+    for migration in migrations:
+        assert migration.environment is not None
+        for warning in migration.environment.warnings:
+            print(f"{migration.path.name}: warning: {warning}", file=sys.stderr)
     # Pre-flight of each migration's [workflows], before any construct: warnings are printed, errors stop synth.
     try:
         failed = report_preflight(migrations, sys.stderr, Path.cwd())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.acknowledgments import acknowledge_wildcard_resource
+from mwaa_migration.secrets_access import SecretReads
 
 # Read-only S3 calls MWAA makes on its source bucket: the guide's GetObject*/GetBucket*/List*, spelled out.
 SOURCE_BUCKET_READ_ACTIONS = (
@@ -41,9 +44,11 @@ CELERY_QUEUE_ACTIONS = (
 KMS_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 
 
-def environment_arn(scope: Construct, environment_name: str, region: str | None = None) -> str:
+def environment_arn(
+    scope: Construct, environment_name: str, region: str | None = None, account: str | None = None
+) -> str:
     return Stack.of(scope).format_arn(
-        service="airflow", resource="environment", resource_name=environment_name, region=region
+        service="airflow", resource="environment", resource_name=environment_name, region=region, account=account
     )
 
 
@@ -59,6 +64,8 @@ class MwaaExecutionRole(Construct):
         environment_name: str,
         source_bucket: s3.IBucket,
         kms_key_arn: str | None,
+        secret_reads: Sequence[SecretReads] = (),
+        managed_policy_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -123,7 +130,18 @@ class MwaaExecutionRole(Construct):
                 resources=[celery_queues],
             ),
         ]
-        if kms_key_arn is not None:
+        if kms_key_arn is None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="UseAwsOwnedQueueKey",
+                    # The Celery queues live in MWAA's account, encrypted with an AWS-owned key: any key outside
+                    # this account, used through SQS only (the MWAA user guide's statement, actions spelled out).
+                    actions=list(KMS_ACTIONS),
+                    not_resources=[f"arn:{Aws.PARTITION}:kms:*:{Aws.ACCOUNT_ID}:key/*"],
+                    conditions={"StringLike": {"kms:ViaService": [f"sqs.{Aws.REGION}.amazonaws.com"]}},
+                )
+            )
+        else:
             statements.append(
                 iam.PolicyStatement(
                     sid="UseEnvironmentKey",
@@ -139,7 +157,28 @@ class MwaaExecutionRole(Construct):
                     },
                 )
             )
+        secret_arns = [
+            (read.service, f"arn:{Aws.PARTITION}:{read.service}:{read.region or Aws.REGION}:{Aws.ACCOUNT_ID}:{name}")
+            for read in secret_reads
+            for name in read.resources
+        ]
+        for service, action in (("secretsmanager", "secretsmanager:GetSecretValue"), ("ssm", "ssm:GetParameter")):
+            arns = [arn for (svc, arn) in secret_arns if svc == service]
+            if arns:
+                statements.append(
+                    iam.PolicyStatement(sid=f"ReadSecretsBackend{service.title()}", actions=[action], resources=arns)
+                )
         self.policy = iam.ManagedPolicy(self, "Policy", statements=statements, roles=[self.role])
+        for index, arn in enumerate(managed_policy_arns):
+            # The DAGs' own AWS access, chosen by the migration file; the app can't know what they call.
+            self.role.add_managed_policy(iam.ManagedPolicy.from_managed_policy_arn(self, f"DagPolicy{index}", arn))
+        for _, arn in secret_arns:
+            acknowledge_wildcard_resource(
+                self.policy,
+                arn,
+                "Airflow's secrets backend looks connections, variables and config up by name under this prefix, "
+                "which secrets.backend_kwargs sets; the action is read-only.",
+            )
         acknowledge_wildcard_resource(
             self.policy,
             source_bucket.arn_for_objects("*"),

@@ -22,7 +22,7 @@ class MigrationBucket(Construct):
             "Key",
             description="Encrypts the Airflow metadata exported for an MWAA migration",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         access_logs = access_logs_bucket(self, "AccessLogs")
         self.bucket = SecureBucket(

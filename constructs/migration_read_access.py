@@ -13,7 +13,7 @@ from constructs.acknowledgments import acknowledge_wildcard_resource
 
 class MigrationReadAccess(Construct):
     """Lets the import DAG list and read the migration bucket and, for an MWAA source, copy task logs from the
-    old environment's `airflow-<old name>*` log groups. A self-managed source has no such log groups."""
+    old environment's `airflow-<old name>-*` log groups. A self-managed source has no such log groups."""
 
     def __init__(
         self,
@@ -46,7 +46,7 @@ class MigrationReadAccess(Construct):
             old_log_groups = Stack.of(self).format_arn(
                 service="logs",
                 resource="log-group",
-                resource_name=f"airflow-{old_environment_name}*",
+                resource_name=f"airflow-{old_environment_name}-*",
                 region=old_region,
                 account=old_account,
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,

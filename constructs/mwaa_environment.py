@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_mwaa as mwaa
@@ -14,13 +13,14 @@ from constructs import Construct, IDependable
 
 @dataclass(frozen=True, kw_only=True)
 class ModuleLogging:
-    enabled: Any  # bool, or a token from the clone
+    enabled: bool
     level: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class EnvironmentSettings:
-    """Every writable property of the environment, each already a literal or a deploy-time token."""
+    """Every writable property of the environment: literals typed as the provider schema types them, except
+    ARNs, IDs and S3 versions of resources in the stack, which are Ref/GetAtt tokens."""
 
     name: str
     airflow_version: str
@@ -28,11 +28,11 @@ class EnvironmentSettings:
     source_bucket_arn: str
     dag_s3_path: str
     environment_class: str
-    min_workers: float
-    max_workers: float
-    schedulers: float
-    min_webservers: float
-    max_webservers: float
+    min_workers: int
+    max_workers: int
+    schedulers: int
+    min_webservers: int
+    max_webservers: int
     webserver_access_mode: str
     endpoint_management: str
     weekly_maintenance_window_start: str | None
@@ -41,8 +41,8 @@ class EnvironmentSettings:
     subnet_ids: Sequence[str]
     security_group_ids: Sequence[str]
     logging: Mapping[str, ModuleLogging]  # keyed by the migration file's module names
-    airflow_configuration_options: Any  # a dict, or the clone's JSON string
-    tags: Any  # a dict, or the clone's JSON string
+    airflow_configuration_options: Mapping[str, str]
+    tags: Mapping[str, str]
     plugins_s3_path: str | None = None
     requirements_s3_path: str | None = None
     startup_script_s3_path: str | None = None
@@ -93,8 +93,8 @@ class MwaaEnvironment(Construct):
                 subnet_ids=list(s.subnet_ids), security_group_ids=list(s.security_group_ids)
             ),
             logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(**logging_config),
-            airflow_configuration_options=s.airflow_configuration_options,
-            tags=s.tags if isinstance(s.tags, dict) else None,
+            airflow_configuration_options=dict(s.airflow_configuration_options) or None,
+            tags=dict(s.tags),
             plugins_s3_path=s.plugins_s3_path,
             requirements_s3_path=s.requirements_s3_path,
             startup_script_s3_path=s.startup_script_s3_path,
@@ -102,10 +102,7 @@ class MwaaEnvironment(Construct):
             requirements_s3_object_version=s.requirements_s3_object_version,
             startup_script_s3_object_version=s.startup_script_s3_object_version,
         )
-        if not isinstance(s.tags, dict):
-            # The resource accepts tags as a JSON string, but CDK's tag manager only takes a literal map.
-            self.environment.add_property_override("Tags", s.tags)
-        self.environment.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.environment.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
         for dependency in depends_on:
             # What must exist first: the role's policies (MWAA validates the role at creation), the DAGs.
             self.environment.node.add_dependency(dependency)

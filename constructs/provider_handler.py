@@ -66,7 +66,14 @@ def provider_handler(
         scope,
         "Provider",
         f"Lets the custom resource framework invoke the function: {description}",
-        [iam.PolicyStatement(sid=invoke_sid, actions=["lambda:InvokeFunction"], resources=[function.function_arn])],
+        [
+            # GetFunction: after a failed invoke the framework waits for the function to be active again.
+            iam.PolicyStatement(
+                sid=invoke_sid,
+                actions=["lambda:GetFunction", "lambda:InvokeFunction"],
+                resources=[function.function_arn],
+            )
+        ],
     )
     provider = cr.Provider(
         scope,
@@ -86,7 +93,9 @@ def provider_handler(
 def _function_identity(
     scope: Construct, prefix: str, description: str, permissions: Sequence[iam.PolicyStatement]
 ) -> tuple[logs.LogGroup, iam.Role, iam.ManagedPolicy]:
-    log_group = logs.LogGroup(scope, f"{prefix}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN)
+    log_group = logs.LogGroup(
+        scope, f"{prefix}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    )
     acknowledge(
         log_group,
         "NIST.800.53.R5-CloudWatchLogGroupEncrypted",

@@ -57,7 +57,7 @@ class SecureBucket(Construct):
             server_access_logs_prefix=access_logs_prefix,
             lifecycle_rules=lifecycle_rules or None,
             bucket_name=bucket_name,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(self.bucket, "NIST.800.53.R5-S3BucketReplicationEnabled", no_replication_reason)
         if encryption_key is None:

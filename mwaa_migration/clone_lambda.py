@@ -1,4 +1,4 @@
-"""The clone Lambda's own modules, for synth and plan.py: its rules and defaults exist once, in its asset.
+"""The source-check Lambda asset's modules, for synth, plan.py and snapshot.py: the clone rules exist once, there.
 
 The asset's modules are top-level (that is how the Lambda runtime imports them), so this puts their folder on
 sys.path once and hands out the module.
@@ -14,5 +14,7 @@ if str(CLONE_SETTINGS_DIR) not in sys.path:
     sys.path.insert(0, str(CLONE_SETTINGS_DIR))
 
 import clone_rules  # noqa: E402
+import sensitive_options  # noqa: E402
+import source_check  # noqa: E402
 
-__all__ = ["CLONE_SETTINGS_DIR", "clone_rules"]
+__all__ = ["CLONE_SETTINGS_DIR", "clone_rules", "sensitive_options", "source_check"]

@@ -46,6 +46,10 @@ def clone_overrides(target: TargetConfig, migration_name: str) -> dict[str, Any]
     if target.airflow_configuration_options:
         overrides["AirflowConfigurationOptions"] = dict(target.airflow_configuration_options)
     overrides["Tags"] = marker_tags(target, migration_name)
+    if target.kms_key is not None:
+        overrides["KmsKey"] = target.kms_key
+    if target.drop_options:
+        overrides["DropOptions"] = list(target.drop_options)
     return overrides
 
 

@@ -11,10 +11,14 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from mwaa_migration import snapshot
 from mwaa_migration.airflow_versions import MWAA_TARGET_VERSIONS, version_key
 from mwaa_migration.clone_lambda import clone_rules
+
+if TYPE_CHECKING:
+    from mwaa_migration.environment_plan import EnvironmentPlan
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_MIGRATION = "example"
@@ -49,6 +53,10 @@ AIRFLOW_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 # The name prefixes stack names and the migration bucket's name, which S3 limits to 63 lowercase characters.
 MIGRATION_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 S3_RELATIVE_PATH_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
+POLICY_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::(\d{12}|aws):policy/[a-zA-Z_0-9+=,.@\-/]+$")
+OPTION_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9._]*[a-z0-9_]$")
+# A role may have at most 10 managed policies attached by default; the app attaches two of its own.
+MAX_EXTRA_POLICIES = 8
 
 SourceKind = Literal["mwaa", "self-managed"]
 
@@ -69,8 +77,11 @@ class SourceConfig:
     kind: SourceKind
     environment_name: str | None = None
     execution_role_arn: str | None = None
-    region: str | None = None
+    region: str | None = None  # an MWAA source's: the file's, else its snapshot's
     airflow_version: str | None = None
+    snapshot: Path | None = None
+    # The snapshot's GetEnvironment()['Environment'], sensitive values masked; MWAA sources only.
+    environment: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def account(self) -> str | None:
@@ -110,6 +121,8 @@ class TargetConfig:
     logging: Mapping[str, str] = field(default_factory=dict)
     airflow_configuration_options: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    drop_options: tuple[str, ...] = ()
+    execution_role_policy_arns: tuple[str, ...] = ()
 
     @property
     def dag_prefix(self) -> str:
@@ -159,6 +172,8 @@ class MigrationConfig:
     target: TargetConfig
     migration_bucket: MigrationBucketConfig
     workflows: WorkflowsConfig = field(default_factory=WorkflowsConfig)
+    # The new environment's settings, cloned or defaulted, decided once when the file is loaded.
+    environment: EnvironmentPlan | None = field(default=None, compare=False)
 
     @property
     def deployed_files(self) -> list[DeployedFile]:
@@ -256,7 +271,14 @@ def load_migration(path: Path) -> MigrationConfig:
         raise MigrationFileError(path, [f"not valid TOML: {error}"]) from None
     except OSError as error:
         raise MigrationFileError(path, [f"cannot be read: {error.strerror}"]) from None
-    return parse_migration(raw, path)
+    config = parse_migration(raw, path)
+    # Imported here: the plan module reads this module's types.
+    from mwaa_migration.environment_plan import plan_environment
+
+    try:
+        return replace(config, environment=plan_environment(config))
+    except clone_rules.CloneRefused as error:
+        raise MigrationFileError(path, [str(error)]) from None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -368,7 +390,7 @@ def _one_of(allowed: tuple[str, ...] | None) -> str:
     return "one of: " + ", ".join(allowed) if allowed else ""
 
 
-SOURCE_KEYS = ("kind", "environment_name", "execution_role_arn", "region", "airflow_version")
+SOURCE_KEYS = ("kind", "environment_name", "execution_role_arn", "region", "airflow_version", "snapshot")
 TARGET_SCALAR_KEYS = (
     "environment_name",
     "airflow_version",
@@ -389,6 +411,8 @@ TARGET_SCALAR_KEYS = (
     "plugins_s3_path",
     "requirements_s3_path",
     "startup_script_s3_path",
+    "drop_options",
+    "execution_role_policy_arns",
 )
 TARGET_TABLES = ("network", "logging", "airflow_configuration_options", "tags")
 NETWORK_KEYS = ("subnet_ids", "security_group_ids", "vpc_id")
@@ -418,7 +442,7 @@ def parse_migration(raw: Mapping[str, Any], path: Path) -> MigrationConfig:
         )
     reader.unknown_keys(raw, "(top level)", TOP_LEVEL_KEYS)
 
-    source = _parse_source(reader, reader.table(raw, "source", SOURCE_KEYS, required=True))
+    source = _parse_source(reader, reader.table(raw, "source", SOURCE_KEYS, required=True), path)
     target = _parse_target(reader, reader.table(raw, "target", TARGET_SCALAR_KEYS + TARGET_TABLES, required=True))
     bucket_table = reader.table(raw, "migration_bucket", MIGRATION_BUCKET_KEYS)
     retention = reader.integer(bucket_table, "migration_bucket.retention_days", 1, 3650)
@@ -440,15 +464,15 @@ def parse_migration(raw: Mapping[str, Any], path: Path) -> MigrationConfig:
     )
 
 
-def _parse_source(reader: _Reader, table: Mapping[str, Any]) -> SourceConfig | None:
+def _parse_source(reader: _Reader, table: Mapping[str, Any], path: Path) -> SourceConfig | None:
     if not table:
         return None
     kind = reader.string(table, "source.kind", allowed=SOURCE_KINDS, required=True)
     if kind == "mwaa":
         for key in ("airflow_version",):
             if key in table:
-                reader.problem(f"source.{key}", 'only for kind = "self-managed"; an MWAA source is read at deploy time')
-        return SourceConfig(
+                reader.problem(f"source.{key}", 'only for kind = "self-managed"; an MWAA source has its snapshot')
+        source = SourceConfig(
             kind="mwaa",
             environment_name=reader.string(
                 table,
@@ -462,8 +486,9 @@ def _parse_source(reader: _Reader, table: Mapping[str, Any]) -> SourceConfig | N
             ),
             region=reader.string(table, "source.region", pattern=REGION_RE, expected="an AWS region such as us-east-1"),
         )
+        return _with_snapshot(reader, table, path, source)
     if kind == "self-managed":
-        for key in ("environment_name", "execution_role_arn", "region"):
+        for key in ("environment_name", "execution_role_arn", "region", "snapshot"):
             if key in table:
                 reader.problem(f"source.{key}", 'only for kind = "mwaa"; remove it for a self-managed source')
         version = reader.string(
@@ -475,6 +500,34 @@ def _parse_source(reader: _Reader, table: Mapping[str, Any]) -> SourceConfig | N
         )
         return SourceConfig(kind="self-managed", airflow_version=version)
     return None
+
+
+def _with_snapshot(reader: _Reader, table: Mapping[str, Any], path: Path, source: SourceConfig) -> SourceConfig:
+    """Read the source's committed snapshot; its ARN gives the source's region and account."""
+    named = reader.string(table, "source.snapshot", expected="a path to the saved GetEnvironment output")
+    if named is not None and Path(named).is_absolute():
+        reader.problem("source.snapshot", f"{named!r} must be relative to the migration file, so it works in any clone")
+        return source
+    location = (path.parent / named).resolve() if named else snapshot.default_snapshot_path(path)
+    if source.environment_name is None:
+        return source
+    try:
+        environment = snapshot.read_snapshot(
+            location, environment_name=source.environment_name, migration_name=path.stem
+        )
+    except snapshot.SnapshotError as error:
+        reader.problem("source.snapshot", str(error))
+        return source
+    region, account = snapshot.arn_region_and_account(environment)
+    if source.region is not None and source.region != region:
+        reader.problem("source.region", f"{source.region!r}, but the snapshot's environment is in {region}")
+    if source.account is not None and source.account != account:
+        reader.problem(
+            "source.execution_role_arn",
+            f"is in account {source.account}, but the snapshot's environment is in {account}; the old role is the "
+            "old environment's execution role",
+        )
+    return replace(source, region=region, snapshot=location, environment=environment)
 
 
 def _parse_target(reader: _Reader, table: Mapping[str, Any]) -> TargetConfig | None:
@@ -522,13 +575,7 @@ def _parse_target(reader: _Reader, table: Mapping[str, Any]) -> TargetConfig | N
         worker_replacement_strategy=s(
             table, "target.worker_replacement_strategy", allowed=WORKER_REPLACEMENT_STRATEGIES
         ),
-        kms_key=s(
-            table,
-            "target.kms_key",
-            pattern=KMS_KEY_ARN_RE,
-            expected="a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<uuid> "
-            "(an alias can't scope an IAM policy)",
-        ),
+        kms_key=_kms_key(reader, table),
         execution_role_arn=s(table, "target.execution_role_arn", pattern=ROLE_ARN_RE, expected=ROLE_ARN_RULE),
         source_bucket_arn=s(
             table,
@@ -544,8 +591,38 @@ def _parse_target(reader: _Reader, table: Mapping[str, Any]) -> TargetConfig | N
         logging=_parse_logging(reader, reader.table(table, "target.logging", LOG_MODULES)),
         airflow_configuration_options=_parse_options(reader, table.get("airflow_configuration_options")),
         tags=_parse_tags(reader, table.get("tags")),
+        drop_options=reader.string_list(
+            table, "target.drop_options", OPTION_NAME_RE, "option names such as smtp.smtp_password", 1, 500
+        )
+        or (),
+        execution_role_policy_arns=reader.string_list(
+            table,
+            "target.execution_role_policy_arns",
+            POLICY_ARN_RE,
+            "managed policy ARNs such as arn:aws:iam::111122223333:policy/dag-access",
+            1,
+            MAX_EXTRA_POLICIES,
+        )
+        or (),
     )
     return config if name and version else None
+
+
+def _kms_key(reader: _Reader, table: Mapping[str, Any]) -> str | None:
+    value = reader.string(
+        table,
+        "target.kms_key",
+        expected=f"a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<uuid> (an alias can't scope an "
+        f"IAM policy), or {clone_rules.AWS_OWNED_KEY!r}",
+    )
+    if value is None or value == clone_rules.AWS_OWNED_KEY or KMS_KEY_ARN_RE.fullmatch(value):
+        return value
+    reader.problem(
+        "target.kms_key",
+        f"{value!r} is not valid; expected a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<uuid> "
+        f"(an alias can't scope an IAM policy), or {clone_rules.AWS_OWNED_KEY!r}",
+    )
+    return None
 
 
 def _parse_network(reader: _Reader, table: Mapping[str, Any]) -> NetworkConfig | None:
@@ -670,11 +747,19 @@ def _check_against_mwaa(reader: _Reader, target: TargetConfig, source_kind: Sour
 
 
 def _check_migration_rules(reader: _Reader, source: SourceConfig, target: TargetConfig, *, network_given: bool) -> None:
-    if source.kind == "mwaa" and source.region is None and source.environment_name == target.environment_name:
+    if source.kind == "mwaa" and source.environment_name == target.environment_name and not network_given:
         reader.problem(
             "target.environment_name",
-            f"{target.environment_name!r} is the source's name in the same region; MWAA names are unique per region, "
-            "so pick a new name (such as the old name with a version suffix)",
+            f"{target.environment_name!r} is the source's name, and the cloned network keeps the new environment in "
+            f"the source's region {source.region}, where MWAA names are unique: pick a new name (such as the old "
+            "name with a version suffix), or set [target.network] to deploy into another region",
+        )
+    if target.drop_options and source.kind != "mwaa":
+        reader.problem("target.drop_options", "only for an MWAA source, whose options are cloned")
+    if target.execution_role_policy_arns and target.execution_role_arn is not None:
+        reader.problem(
+            "target.execution_role_policy_arns",
+            "only for a role the stack creates; attach the policies to target.execution_role_arn yourself",
         )
     if source.kind == "self-managed":
         if not network_given:
@@ -747,6 +832,16 @@ def _check_workflow_targets(reader: _Reader, workflows: WorkflowsConfig, target:
             "workflows.allow_existing_bucket",
             "only with target.source_bucket_arn; without it the workflows go to a bucket the stack creates",
         )
+    if target.source_bucket_arn is None:
+        for key, default in DEFAULT_S3_PATHS.items():
+            named = getattr(target, f"{key}_s3_path")
+            if named is not None and getattr(workflows, key) is None:
+                reader.problem(
+                    f"target.{key}_s3_path",
+                    f"{named!r} would be in the bucket the stack creates, where nothing writes it, and the "
+                    f"environment would fail to find it: set workflows.{key} to deploy a file there (default path "
+                    f"{default}), or remove target.{key}_s3_path",
+                )
     if workflows.dags is None:
         return
     prefix = target.dag_prefix

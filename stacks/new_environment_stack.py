@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -15,17 +15,13 @@ from constructs.environment_security_group import EnvironmentSecurityGroup
 from constructs.execution_role import MwaaExecutionRole
 from constructs.migration_bucket import migration_bucket_name
 from constructs.migration_read_access import MigrationReadAccess
-from constructs.mwaa_environment import (
-    EnvironmentSettings,
-    ModuleLogging,
-    MwaaEnvironment,
-)
+from constructs.mwaa_environment import EnvironmentSettings, ModuleLogging, MwaaEnvironment
 from constructs.secure_bucket import SecureBucket, access_logs_bucket
-from constructs.settings_clone import SourceSettingsClone
+from constructs.source_check import SourceCheck
 from constructs.workflow_deployment import WorkflowDeployment
-from mwaa_migration.clone_lambda import clone_rules
-from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
+from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES
 from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
+from mwaa_migration.environment_plan import EnvironmentPlan
 
 
 class NewEnvironmentStack(Stack):
@@ -57,6 +53,9 @@ class NewEnvironmentStack(Stack):
                 "and every deployer need grants on, for no data it protects.",
             ).bucket
 
+        plan = migration.environment
+        assert plan is not None  # load_migration plans every migration it returns
+        kms_key: str | None = plan.settings.get("KmsKey")
         role: iam.IRole
         if target.execution_role_arn is not None:
             role = iam.Role.from_role_arn(self, "ExecutionRole", target.execution_role_arn, mutable=True)
@@ -66,7 +65,9 @@ class NewEnvironmentStack(Stack):
                 "ExecutionRole",
                 environment_name=target.environment_name,
                 source_bucket=source_bucket,
-                kms_key_arn=target.kms_key,
+                kms_key_arn=kms_key,
+                secret_reads=plan.secret_reads,
+                managed_policy_arns=target.execution_role_policy_arns,
             )
             role = execution_role.role
             depends_on.append(execution_role.policy)
@@ -90,18 +91,19 @@ class NewEnvironmentStack(Stack):
                 self, "SecurityGroup", vpc_id=target.network.vpc_id, environment_name=target.environment_name
             ).security_group_id
 
-        clone: SourceSettingsClone | None = None
         if source.kind == "mwaa":
-            assert source.environment_name is not None
-            clone = SourceSettingsClone(
+            assert source.environment_name and source.region and source.account and plan.fingerprints is not None
+            check = SourceCheck(
                 self,
-                "CloneSourceSettings",
+                "SourceCheck",
+                migration_name=migration.name,
                 source_environment_name=source.environment_name,
-                source_region=source.region or Aws.REGION,
-                target_environment_name=target.environment_name,
-                target_airflow_version=target.airflow_version,
-                overrides=clone_overrides(target, migration.name),
+                source_region=source.region,
+                source_account=source.account,
+                fingerprints=plan.fingerprints,
             )
+            # Nothing is created from a snapshot the source no longer matches.
+            depends_on.append(check.resource)
 
         deployed_versions: dict[str, str] = {}
         if migration.workflows.has_files:
@@ -120,13 +122,13 @@ class NewEnvironmentStack(Stack):
 
         settings = resolve_settings(
             target,
-            migration_name=migration.name,
-            clone=clone,
+            plan=plan,
             execution_role_arn=role.role_arn,
             source_bucket_arn=source_bucket.bucket_arn,
             created_security_group=created_group,
             deployed_versions=deployed_versions,
         )
+        add_deploy_rules(self, migration, kms_key=kms_key)
         environment = MwaaEnvironment(self, "Environment", settings=settings, depends_on=depends_on).environment
 
         CfnOutput(self, "EnvironmentName", value=target.environment_name, description="New MWAA environment")
@@ -139,76 +141,68 @@ class NewEnvironmentStack(Stack):
         )
         CfnOutput(self, "ExecutionRoleArn", value=role.role_arn, description="New environment's execution role")
         CfnOutput(self, "WebserverUrl", value=environment.attr_webserver_url, description="Airflow UI host")
+        if settings.endpoint_management == "CUSTOMER":
+            # With CUSTOMER endpoints, MWAA creates none: these are the services to create VPC endpoints for.
+            CfnOutput(
+                self,
+                "WebserverVpcEndpointService",
+                value=environment.attr_webserver_vpc_endpoint_service,
+                description="Create an interface VPC endpoint to this service for the Airflow UI and API",
+            )
+            CfnOutput(
+                self,
+                "DatabaseVpcEndpointService",
+                value=environment.attr_database_vpc_endpoint_service,
+                description="Create an interface VPC endpoint to this service for the metadata database",
+            )
 
 
 def resolve_settings(
     target: TargetConfig,
     *,
-    migration_name: str,
-    clone: SourceSettingsClone | None,
+    plan: EnvironmentPlan,
     execution_role_arn: str,
     source_bucket_arn: str,
     created_security_group: str | None,
     deployed_versions: Mapping[str, str],
 ) -> EnvironmentSettings:
-    """Each property: the file's value if set, else the clone's (MWAA source), else MWAA's default, which the
-    clone's own rules define. `deployed_versions` are the S3 versions of the files [workflows] deployed, by kind."""
-    defaults = clone_rules.default_settings(target.environment_class, target.airflow_version)
-
-    def pick(field: str, attribute: str, *, number: bool = False) -> Any:
-        value = getattr(target, field)
-        if value is not None:
-            return value
-        if clone is None:
-            return defaults[attribute]
-        return clone.number(attribute) if number else clone.string(attribute)
-
+    """The plan's literal settings (cloned or defaulted, the file's on top) and what the stack itself makes.
+    `deployed_versions` are the S3 versions of the files [workflows] deployed, by kind."""
+    settings = plan.settings
+    network = settings["NetworkConfiguration"]
+    # A file network without security groups gets the group the stack creates.
+    groups = list(network.get("SecurityGroupIds") or [])
     if target.network is not None:
-        subnets: list[str] = list(target.network.subnet_ids)
         groups = list(target.network.security_group_ids) or [created_security_group or ""]
-    else:
-        # Only an MWAA source may omit the network (the file validation refuses it otherwise).
-        assert clone is not None
-        subnets = Fn.split(",", clone.string("SubnetIds"), 2)
-        groups = Fn.split(",", clone.string("SecurityGroupIds"))
-
-    logging: dict[str, ModuleLogging] = {}
-    for module in LOG_MODULES:
-        setting = target.logging.get(module)
-        prop = LOG_MODULE_PROPERTIES[module]
-        if setting is None and clone is not None:
-            logging[module] = ModuleLogging(enabled=clone.flag(f"{prop}Enabled"), level=clone.string(f"{prop}Level"))
-            continue
-        chosen = module_logging(setting) if setting else defaults["LoggingConfiguration"][prop]
-        logging[module] = ModuleLogging(enabled=chosen["Enabled"], level=chosen["LogLevel"])
-
-    # Maps are merged by the clone (source's, translated, then the file's); without a clone, the file's alone.
-    options: Any = clone.string("AirflowConfigurationOptions") if clone else dict(target.airflow_configuration_options)
-    tags: Any = clone.string("Tags") if clone else marker_tags(target, migration_name)
-
+    logging = {
+        module: ModuleLogging(
+            enabled=settings["LoggingConfiguration"][LOG_MODULE_PROPERTIES[module]]["Enabled"],
+            level=settings["LoggingConfiguration"][LOG_MODULE_PROPERTIES[module]]["LogLevel"],
+        )
+        for module in LOG_MODULES
+    }
     return EnvironmentSettings(
         name=target.environment_name,
         airflow_version=target.airflow_version,
         execution_role_arn=execution_role_arn,
         source_bucket_arn=source_bucket_arn,
         dag_s3_path=target.dag_s3_path,
-        environment_class=pick("environment_class", "EnvironmentClass"),
-        min_workers=pick("min_workers", "MinWorkers", number=True),
-        max_workers=pick("max_workers", "MaxWorkers", number=True),
-        schedulers=pick("schedulers", "Schedulers", number=True),
-        min_webservers=pick("min_webservers", "MinWebservers", number=True),
-        max_webservers=pick("max_webservers", "MaxWebservers", number=True),
-        webserver_access_mode=pick("webserver_access_mode", "WebserverAccessMode"),
-        endpoint_management=pick("endpoint_management", "EndpointManagement"),
-        weekly_maintenance_window_start=target.weekly_maintenance_window_start
-        or (clone.string("WeeklyMaintenanceWindowStart") if clone else None),
+        environment_class=settings["EnvironmentClass"],
+        min_workers=settings["MinWorkers"],
+        max_workers=settings["MaxWorkers"],
+        schedulers=settings["Schedulers"],
+        min_webservers=settings["MinWebservers"],
+        max_webservers=settings["MaxWebservers"],
+        webserver_access_mode=settings["WebserverAccessMode"],
+        endpoint_management=settings["EndpointManagement"],
+        weekly_maintenance_window_start=settings.get("WeeklyMaintenanceWindowStart"),
         worker_replacement_strategy=target.worker_replacement_strategy,
-        kms_key=target.kms_key,
-        subnet_ids=subnets,
+        kms_key=settings.get("KmsKey"),
+        subnet_ids=list(network["SubnetIds"]),
         security_group_ids=groups,
         logging=logging,
-        airflow_configuration_options=options or None,
-        tags=tags,
+        airflow_configuration_options=settings["AirflowConfigurationOptions"],
+        tags=settings.get("Tags", {}),
         plugins_s3_path=target.plugins_s3_path,
         requirements_s3_path=target.requirements_s3_path,
         startup_script_s3_path=target.startup_script_s3_path,
@@ -216,3 +210,46 @@ def resolve_settings(
         plugins_s3_object_version=deployed_versions.get("plugins"),
         startup_script_s3_object_version=deployed_versions.get("startup_script"),
     )
+
+
+def add_deploy_rules(stack: Stack, migration: MigrationConfig, *, kms_key: str | None) -> None:
+    """Template rules for what depends on where the stack is deployed, which synth doesn't know: CloudFormation
+    checks them before it creates anything."""
+    source, target = migration.source, migration.target
+    assertions: list[CfnRuleAssertion] = []
+
+    def region_is(region: str, why: str, *, equal: bool = True) -> None:
+        condition = Fn.condition_equals(Aws.REGION, region)
+        assertions.append(
+            CfnRuleAssertion(assert_=condition if equal else Fn.condition_not(condition), assert_description=why)
+        )
+
+    if source.kind == "mwaa" and source.region is not None:
+        if target.network is None:
+            region_is(
+                source.region,
+                f"The network is cloned from the source, whose subnets and security groups are in {source.region}: "
+                "deploy there, or set [target.network] in the migration file.",
+            )
+        if source.environment_name == target.environment_name:
+            region_is(
+                source.region,
+                f"{target.environment_name} is the source's name in {source.region}, and MWAA names are unique per "
+                "region: deploy to another region or pick a new target.environment_name.",
+                equal=False,
+            )
+        if source.account is not None:
+            assertions.append(
+                CfnRuleAssertion(
+                    assert_=Fn.condition_equals(Aws.ACCOUNT_ID, source.account),
+                    assert_description=f"source.execution_role_arn and the source environment are in account "
+                    f"{source.account}; deploy the migration into that account.",
+                )
+            )
+    if kms_key is not None:
+        region_is(
+            kms_key.split(":")[3],
+            f"The environment's KMS key {kms_key} must be in the region the environment is deployed to.",
+        )
+    if assertions:
+        CfnRule(stack, "DeployTarget", assertions=assertions)

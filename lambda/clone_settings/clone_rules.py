@@ -1,9 +1,8 @@
-"""Pure rules that turn a source MWAA environment into the new environment's settings.
+"""Pure rules that turn a source MWAA environment (a GetEnvironment snapshot) into the new environment's settings.
 
-No AWS calls and no I/O: the clone Lambda and plan.py run exactly this code, so what a reviewer sees in a
-plan is what a deploy gives the new environment. Whatever can't become a valid setting raises CloneRefused
-with one line that says what to do; whatever is adapted on the way (defaults, clamps, translations) becomes
-a warning.
+No AWS calls and no I/O: synth and plan.py run exactly this code on the committed snapshot, so the template a
+reviewer reads is what plan.py explains. Whatever can't become a valid setting raises CloneRefused with one line
+that says what to do; whatever is adapted on the way (defaults, clamps, translations, drops) becomes a warning.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from config_translation import parse_version, translate_options
+from sensitive_options import is_sensitive
 
 
 class CloneRefused(Exception):  # noqa: N818 - the name is the contract plan.py and the stack code use
@@ -84,27 +84,24 @@ FILE_KEYS: Final = MappingProxyType(
         "WorkerLogs": "target.logging.worker",
         "AirflowConfigurationOptions": "[target.airflow_configuration_options]",
         "Tags": "[target.tags]",
+        "KmsKey": "target.kms_key",
+        "DropOptions": "target.drop_options",
     }
 )
 
-# CloudFormation rejects a custom resource response body over this many bytes ("Custom resource response
-# objects", CloudFormation User Guide). The body carries Data, so every attribute spends this budget.
-CFN_RESPONSE_LIMIT: Final = 4096
-
-ATTRIBUTE_NAMES: Final = (
-    "EnvironmentClass",
-    *SIZING_FIELDS,
-    *CHOICE_FIELDS,
-    "SubnetIds",
-    "SecurityGroupIds",
-    *(f"{module}{suffix}" for module in LOG_MODULES for suffix in ("Enabled", "Level")),
-    "AirflowConfigurationOptions",
-    "Tags",
+KMS_KEY_ARN_RE: Final = re.compile(
+    r"arn:aws(-[a-z]+)?:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
+# The migration file's word for "no customer key" (KmsKey left out), to stop a source's customer key carrying over.
+AWS_OWNED_KEY: Final = "aws-owned"
+# A new environment's DAGs must start paused: the old environment still runs them until the cut-over.
+PAUSED_OPTION: Final = "core.dags_are_paused_at_creation"
+# In GetEnvironment, not settable through AWS::MWAA::Environment: carried over only by hand.
+NOT_SETTABLE: Final = ("Teams", "IdentityCenterConfiguration")
 
 
 # -----------------------------------------------------------------------------------------------------------
-# The request: the custom resource's properties, which CloudFormation hands over as strings
+# The request: which source, which target, and what the migration file sets
 
 
 @dataclass(frozen=True)
@@ -112,41 +109,14 @@ class CloneRequest:
     source_environment_name: str
     source_region: str
     target_environment_name: str
-    target_region: str
+    # None at synth: the stack is region-agnostic, and template rules check what depends on the region.
+    target_region: str | None
     target_airflow_version: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_properties(cls, props: Mapping[str, Any]) -> CloneRequest:
-        """Parse ResourceProperties; keys other than the contract's (ServiceToken, say) are ignored."""
-        version = _property(props, "TargetAirflowVersion", None)
-        try:
-            parse_version(version)
-        except ValueError:
-            raise CloneRefused(
-                f"TargetAirflowVersion {version!r} is not a version such as 2.10.3; check target.airflow_version"
-            ) from None
-        return cls(
-            source_environment_name=_property(props, "SourceEnvironmentName", ENVIRONMENT_NAME_RE),
-            source_region=_property(props, "SourceRegion", REGION_RE),
-            target_environment_name=_property(props, "TargetEnvironmentName", ENVIRONMENT_NAME_RE),
-            target_region=_property(props, "TargetRegion", REGION_RE),
-            target_airflow_version=version,
-            overrides=MappingProxyType(parse_overrides(props.get("Overrides", "{}"))),
-        )
-
-
-def _property(props: Mapping[str, Any], key: str, pattern: re.Pattern[str] | None) -> str:
-    value = props.get(key)
-    if not isinstance(value, str) or not value:
-        raise CloneRefused(f"the custom resource property {key} is missing or empty; the stack must set it")
-    if pattern is not None and not pattern.fullmatch(value):
-        raise CloneRefused(f"the custom resource property {key} = {value!r} is not valid; check the migration file")
-    return value
-
 
 def parse_overrides(raw: object) -> dict[str, Any]:
-    """The Overrides property (a JSON string or a parsed mapping) as typed values, or CloneRefused."""
+    """What the migration file sets (a mapping, or its JSON) as typed values, or CloneRefused."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -209,6 +179,19 @@ def _override_choice(key: str, value: object) -> str:
     return text
 
 
+def _override_kms_key(key: str, value: object) -> str:
+    text = _override_str(key, value)
+    if text != AWS_OWNED_KEY and not KMS_KEY_ARN_RE.fullmatch(text):
+        raise CloneRefused(f"{FILE_KEYS[key]} = {text!r} is not a KMS key ARN or {AWS_OWNED_KEY!r}")
+    return text
+
+
+def _override_drops(key: str, value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise CloneRefused(f"{FILE_KEYS[key]} must be a list of option names such as smtp.smtp_password")
+    return list(value)
+
+
 def _override_network(key: str, value: object) -> dict[str, list[str]]:
     if not isinstance(value, Mapping) or not set(value) <= {"SubnetIds", "SecurityGroupIds"}:
         raise CloneRefused("the NetworkConfiguration override may hold only SubnetIds and SecurityGroupIds")
@@ -262,6 +245,8 @@ _OVERRIDE_PARSERS: Final[Mapping[str, Callable[[str, object], object]]] = Mappin
         # Late-bound: the problem checks are defined below, with the rest of the options and tags rules.
         "AirflowConfigurationOptions": lambda key, value: _override_string_map(key, value, option_problem),
         "Tags": lambda key, value: _override_string_map(key, value, tag_problem),
+        "KmsKey": _override_kms_key,
+        "DropOptions": _override_drops,
     }
 )
 
@@ -274,11 +259,6 @@ _OVERRIDE_PARSERS: Final[Mapping[str, Callable[[str, object], object]]] = Mappin
 class CloneResult:
     settings: dict[str, Any]
     warnings: list[str]
-
-
-def physical_resource_id(request: CloneRequest) -> str:
-    """Stable for one source: an Update that keeps the source is an update in place, not a replacement."""
-    return f"clone-settings/{request.source_region}/{request.source_environment_name}"
 
 
 def clone_settings(environment: Mapping[str, Any], request: CloneRequest) -> CloneResult:
@@ -305,7 +285,41 @@ def clone_settings(environment: Mapping[str, Any], request: CloneRequest) -> Clo
     tags = _tags(environment, overrides, warnings)
     if tags:  # MWAA's TagMap needs at least one entry: no tags means leaving the field out
         settings["Tags"] = tags
+    kms_key = _kms_key(environment, overrides, warnings)
+    if kms_key is not None:
+        settings["KmsKey"] = kms_key
+    for name in NOT_SETTABLE:
+        if environment.get(name):
+            warnings.append(
+                f"The source has {name}, which CloudFormation can't set on AWS::MWAA::Environment; "
+                f"set it on the new environment after the deploy (aws mwaa update-environment --{_cli(name)})."
+            )
     return CloneResult(settings=settings, warnings=warnings)
+
+
+def _cli(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def _kms_key(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]) -> str | None:
+    """The file's key, else the source's customer key (the new environment's data stays under it), else none."""
+    if "KmsKey" in overrides:
+        chosen = str(overrides["KmsKey"])
+        return None if chosen == AWS_OWNED_KEY else chosen
+    source = environment.get("KmsKey")
+    if not source:
+        return None
+    if not isinstance(source, str) or not KMS_KEY_ARN_RE.fullmatch(source):
+        raise CloneRefused(
+            f"the source's KmsKey {source!r} is not a key ARN, which the execution role's policy needs; set "
+            f"{FILE_KEYS['KmsKey']} to the key's ARN, or to {AWS_OWNED_KEY!r}"
+        )
+    warnings.append(
+        f"KmsKey: the new environment keeps the source's customer key {source}; its key policy must let the new "
+        f"execution role and CloudWatch Logs use it (README). Set {FILE_KEYS['KmsKey']} = {AWS_OWNED_KEY!r} "
+        "to use an AWS-owned key instead."
+    )
+    return source
 
 
 def _check_source(environment: Mapping[str, Any], request: CloneRequest) -> tuple[str, tuple[int, ...]]:
@@ -541,7 +555,7 @@ def _network(
     chosen: Mapping[str, Any] = overrides.get("NetworkConfiguration", {})
     source = environment.get("NetworkConfiguration")
     source_network: Mapping[str, Any] = source if isinstance(source, Mapping) else {}
-    moved = request.target_region != request.source_region
+    moved = request.target_region is not None and request.target_region != request.source_region
     network: dict[str, list[str]] = {}
     for name, pattern, low, high in (
         ("SubnetIds", SUBNET_ID_RE, 2, 2),
@@ -633,13 +647,26 @@ def _options(
     raw = environment.get("AirflowConfigurationOptions")
     source: Mapping[Any, Any] = raw if isinstance(raw, Mapping) else {}
     usable = {key: value for key, value in source.items() if isinstance(key, str) and isinstance(value, str)}
+    # Dropped by the snapshot's name (what the user reads there) before translation, or by the translated name.
+    drops = set(overrides.get("DropOptions", ()))
+    for key in sorted(drops):
+        if key in usable:
+            warnings.append(f"Dropped the source's option {key} as {FILE_KEYS['DropOptions']} asks.")
+    usable = {key: value for key, value in usable.items() if key not in drops}
     try:
         translated = translate_options(usable, source_version, request.target_airflow_version)
     except ValueError as error:
         raise CloneRefused(f"the source's options can't be translated: {_one_line(str(error))}") from None
     warnings.extend(translated.warnings)
+    for key in sorted(drops - set(source)):
+        if key in translated.options:
+            warnings.append(f"Dropped the option {key} (translated) as {FILE_KEYS['DropOptions']} asks.")
+        else:
+            warnings.append(f"{FILE_KEYS['DropOptions']} lists {key}, which the source doesn't have: nothing dropped.")
     cloned: dict[str, str] = {}
     for key, value in sorted(translated.options.items()):
+        if key in drops:
+            continue
         problem = option_problem(key, value)
         if problem:
             warnings.append(
@@ -648,7 +675,36 @@ def _options(
             )
             continue
         cloned[key] = value
-    return {**cloned, **overrides.get("AirflowConfigurationOptions", {})}
+    return final_options(cloned, overrides.get("AirflowConfigurationOptions", {}), warnings)
+
+
+def final_options(cloned: Mapping[str, str], chosen: Mapping[str, str], warnings: list[str]) -> dict[str, str]:
+    """The file's options over the cloned ones; refuse a secret; DAGs start paused unless the file says so."""
+    options = {**cloned, **chosen}
+    for key in sorted(options):
+        # A cloned value may be a real secret or snapshot.py's mask: either way a template would show it.
+        if is_sensitive(key, options[key]):
+            origin = FILE_KEYS["AirflowConfigurationOptions"] if key in chosen else "the source"
+            remedy = "remove it from the file" if key in chosen else f"add it to {FILE_KEYS['DropOptions']}"
+            raise CloneRefused(
+                f"{key} (from {origin}) may hold a secret, which must not be written into a template: keep the "
+                f"value in the secrets backend (Airflow reads {key}_secret from there) or in a connection, "
+                f"and {remedy}"
+            )
+    if PAUSED_OPTION in chosen:
+        if chosen[PAUSED_OPTION].strip().lower() != "true":
+            warnings.append(
+                f"{PAUSED_OPTION} = {chosen[PAUSED_OPTION]} is set in the migration file: DAGs start running on the "
+                "new environment as soon as it is up, while the old environment still runs them."
+            )
+        return dict(sorted(options.items()))
+    if options.get(PAUSED_OPTION, "True").strip().lower() != "true":
+        warnings.append(
+            f"{PAUSED_OPTION}: True on the new environment (the source has {options[PAUSED_OPTION]}), so no DAG "
+            "runs on both environments; the cut-over unpauses them."
+        )
+    options[PAUSED_OPTION] = "True"
+    return dict(sorted(options.items()))
 
 
 def tag_problem(key: str, value: str) -> str | None:
@@ -692,91 +748,6 @@ def _tags(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings
             "remove tags on the source environment or from the migration file"
         )
     return merged
-
-
-# -----------------------------------------------------------------------------------------------------------
-# Attributes: what the AWS::MWAA::Environment reads with Fn::GetAtt
-
-
-def _compact_json(value: Mapping[str, str]) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def encode_attributes(settings: Mapping[str, Any]) -> dict[str, str]:
-    """Every attribute as a string: lists comma-joined (for Fn::Split), maps as compact JSON, true/false."""
-    attributes = {name: str(settings[name]) for name in ("EnvironmentClass", *SIZING_FIELDS, *CHOICE_FIELDS)}
-    network = settings["NetworkConfiguration"]
-    attributes["SubnetIds"] = ",".join(network["SubnetIds"])
-    attributes["SecurityGroupIds"] = ",".join(network["SecurityGroupIds"])
-    for module in LOG_MODULES:
-        module_logging = settings["LoggingConfiguration"][module]
-        attributes[f"{module}Enabled"] = "true" if module_logging["Enabled"] else "false"
-        attributes[f"{module}Level"] = str(module_logging["LogLevel"])
-    attributes["AirflowConfigurationOptions"] = _compact_json(settings["AirflowConfigurationOptions"])
-    attributes["Tags"] = _compact_json(settings.get("Tags", {}))
-    return {name: attributes[name] for name in ATTRIBUTE_NAMES}
-
-
-# Stand-ins for the request fields the response echoes, sized for a long stack name and logical ID, so plan.py
-# can check the budget before any stack exists. The Lambda measures with the real ones.
-PLACEHOLDER_STACK_ID: Final = (
-    "arn:aws:cloudformation:ap-southeast-2:111122223333:stack/" + "s" * 128 + "/00000000-0000-0000-0000-000000000000"
-)
-PLACEHOLDER_REQUEST_ID: Final = "00000000-0000-0000-0000-000000000000"
-PLACEHOLDER_LOGICAL_ID: Final = "L" * 96
-
-
-def response_body(
-    data: Mapping[str, str],
-    *,
-    physical_id: str,
-    stack_id: str = PLACEHOLDER_STACK_ID,
-    request_id: str = PLACEHOLDER_REQUEST_ID,
-    logical_id: str = PLACEHOLDER_LOGICAL_ID,
-) -> dict[str, Any]:
-    """The body aws-cdk's Provider framework PUTs to CloudFormation on success (its submitResponse)."""
-    return {
-        "Status": "SUCCESS",
-        "Reason": "SUCCESS",
-        "StackId": stack_id,
-        "RequestId": request_id,
-        "PhysicalResourceId": physical_id,
-        "LogicalResourceId": logical_id,
-        "NoEcho": True,
-        "Data": dict(data),
-    }
-
-
-def encoded_size(body: object) -> int:
-    """Bytes on the wire, as JavaScript's JSON.stringify writes them (compact, UTF-8)."""
-    return len(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-
-
-def check_response_size(settings: Mapping[str, Any], body: Mapping[str, Any]) -> int:
-    """The body's size in bytes, or CloneRefused naming the options and tags that use most of the budget."""
-    size = encoded_size(body)
-    if size <= CFN_RESPONSE_LIMIT:
-        return size
-    entries = [
-        *((f"option {key}", key, value) for key, value in settings["AirflowConfigurationOptions"].items()),
-        *((f"tag {key}", key, value) for key, value in settings.get("Tags", {}).items()),
-    ]
-    largest = sorted(((_entry_cost(key, value), label) for label, key, value in entries), reverse=True)
-    named = ", ".join(f"{label} ({cost} bytes)" for cost, label in largest[:3]) or "none"
-    # Moving an option into the migration file doesn't help: it is merged into the same attribute.
-    raise CloneRefused(
-        f"the clone's response is {size} bytes, over CloudFormation's {CFN_RESPONSE_LIMIT}-byte limit for a "
-        "custom resource, and it carries every option and tag, cloned or from the migration file; the largest "
-        f"are {named}: remove or shorten them on the source environment (keep long values such as connection "
-        "strings in AWS Secrets Manager behind the secrets backend) or give them shorter values in the "
-        "migration file, then deploy again"
-    )
-
-
-def _entry_cost(key: str, value: str) -> int:
-    # `"key":"value",` inside the attribute's JSON, escaped once more inside the response body.
-    entry = _compact_json({key: value})[1:-1] + ","
-    return encoded_size(entry) - 2
 
 
 def _one_line(text: str) -> str:

@@ -1,0 +1,85 @@
+"""What the new environment gets, decided at synth: the clone of the committed snapshot (MWAA source) or MWAA's
+defaults (self-managed source), the migration file's values on top. Every value is a literal, typed as
+CreateEnvironment types it; the stack writes them as they are, and plan.py explains them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mwaa_migration.clone_lambda import clone_rules, source_check
+from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
+from mwaa_migration.secrets_access import SecretReads, secret_reads
+
+if TYPE_CHECKING:
+    from mwaa_migration.config import MigrationConfig, TargetConfig
+
+SCALAR_SETTINGS = ("EnvironmentClass", *clone_rules.SIZING_FIELDS, "WebserverAccessMode", "EndpointManagement")
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    # CreateEnvironment field names; no name, version, role, bucket, paths or versions (the stack's own).
+    settings: Mapping[str, Any]
+    warnings: tuple[str, ...]
+    # What the execution role reads for the configured secrets backend(s).
+    secret_reads: tuple[SecretReads, ...] = ()
+    # MWAA source: what the deploy-time source check compares with the live environment.
+    fingerprints: Mapping[str, str] | None = field(default=None)
+
+
+def plan_environment(migration: MigrationConfig) -> EnvironmentPlan:
+    """The new environment's settings, or clone_rules.CloneRefused with one line naming the file key to edit."""
+    source, target = migration.source, migration.target
+    if source.kind == "mwaa":
+        assert source.environment is not None and source.environment_name and source.region  # by the file check
+        request = clone_rules.CloneRequest(
+            source_environment_name=source.environment_name,
+            source_region=source.region,
+            target_environment_name=target.environment_name,
+            # The stack is region-agnostic: template rules check what depends on the deploy region.
+            target_region=None,
+            target_airflow_version=target.airflow_version,
+            overrides=clone_overrides(target, migration.name),
+        )
+        result = clone_rules.clone_settings(source.environment, request)
+        settings, warnings = result.settings, [*result.warnings, *_role_warnings(target)]
+        fingerprints: Mapping[str, str] | None = source_check.fingerprints(source.environment)
+    else:
+        warnings = []
+        settings, fingerprints = _self_managed_settings(target, migration.name, warnings), None
+    reads = secret_reads(settings["AirflowConfigurationOptions"], warnings)
+    return EnvironmentPlan(settings, tuple(warnings), tuple(reads), fingerprints)
+
+
+def _self_managed_settings(target: TargetConfig, migration_name: str, warnings: list[str]) -> dict[str, Any]:
+    """MWAA's defaults where the file is silent: there is no environment to clone."""
+    defaults = clone_rules.default_settings(target.environment_class, target.airflow_version)
+    overrides = clone_overrides(target, migration_name)
+    settings: dict[str, Any] = {name: overrides.get(name, defaults[name]) for name in SCALAR_SETTINGS}
+    if target.weekly_maintenance_window_start is not None:
+        settings["WeeklyMaintenanceWindowStart"] = target.weekly_maintenance_window_start
+    settings["NetworkConfiguration"] = overrides["NetworkConfiguration"]  # required for this kind
+    settings["LoggingConfiguration"] = {
+        LOG_MODULE_PROPERTIES[module]: module_logging(level) for module, level in target.logging.items()
+    }
+    settings["LoggingConfiguration"] = {**defaults["LoggingConfiguration"], **settings["LoggingConfiguration"]}
+    settings["AirflowConfigurationOptions"] = clone_rules.final_options(
+        {}, target.airflow_configuration_options, warnings
+    )
+    settings["Tags"] = marker_tags(target, migration_name)
+    if target.kms_key not in (None, clone_rules.AWS_OWNED_KEY):
+        settings["KmsKey"] = target.kms_key
+    return settings
+
+
+def _role_warnings(target: TargetConfig) -> list[str]:
+    if target.execution_role_arn is not None or target.execution_role_policy_arns:
+        return []
+    return [
+        "ExecutionRoleArn: the stack creates the new execution role with what MWAA itself needs and the secrets "
+        "backend's prefixes; the old role's own permissions (what the DAGs call) are not carried. Reuse the old "
+        "role with target.execution_role_arn, or list managed policies in target.execution_role_policy_arns."
+    ]
