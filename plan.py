@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""What a deploy would give the new environment, from a saved `aws mwaa get-environment` output.
+"""What a deploy gives the new environment, and why, from the migration's committed source snapshot.
 
-    python plan.py --source saved.json --migration <name or path.toml> [--region <deploy region>]
+    python plan.py --migration <name or path.toml> [--source saved.json]
 
-Prints one JSON object {"settings": ..., "warnings": [...]}; settings use CreateEnvironment's field names. It runs
-the clone Lambda's own code (lambda/clone_settings), so a reviewer sees in the PR what the deploy will do.
+Prints one JSON object {"settings": ..., "warnings": [...], "changes": [...]}: settings use CreateEnvironment's
+field names and are exactly what synth writes into the template; each change is one setting (an option or tag by
+key) with its source value, its new value and why. `--source` plans against another saved `aws mwaa
+get-environment` output (a fresher one, say) instead of the snapshot; its sensitive values are masked first.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mwaa_migration.clone_lambda import clone_rules
+from mwaa_migration.clone_lambda import clone_rules, sensitive_options
 from mwaa_migration.clone_overrides import clone_overrides
 from mwaa_migration.config import MigrationConfig, MigrationFileError, load_migrations
+from mwaa_migration.environment_plan import EnvironmentPlan, plan_environment
+
+CREATED = "created-by-the-stack"
+WRITTEN = "written-by-the-deployment"
 
 
 class PlanError(Exception):
@@ -32,67 +39,104 @@ def read_source(path: Path) -> dict[str, Any]:
     environment = document.get("Environment", document) if isinstance(document, dict) else None
     if not isinstance(environment, dict) or "Arn" not in environment:
         raise PlanError(f"--source {path}: expected the output of `aws mwaa get-environment` (an Environment object)")
-    return environment
+    return sensitive_options.mask_environment(environment)
 
 
-def plan(environment: dict[str, Any], migration: MigrationConfig, deploy_region: str | None) -> dict[str, Any]:
+def plan(migration: MigrationConfig, source_environment: dict[str, Any] | None = None) -> dict[str, Any]:
     source, target = migration.source, migration.target
-    if source.kind != "mwaa" or source.environment_name is None:
-        raise PlanError(f"{migration.path.name}: source.kind is self-managed; there is no environment to clone")
-    _, _, _, source_region, account, _ = str(environment["Arn"]).split(":", 5)
-    if environment.get("Name") != source.environment_name:
-        raise PlanError(
-            f"--source is environment {environment.get('Name')!r}, the migration file's source is "
-            f"{source.environment_name!r}"
-        )
-    request = clone_rules.CloneRequest(
-        source_environment_name=source.environment_name,
-        source_region=source.region or source_region,
-        target_environment_name=target.environment_name,
-        target_region=deploy_region or source.region or source_region,
-        target_airflow_version=target.airflow_version,
-        overrides=clone_overrides(target, migration.name),
-    )
-    result = clone_rules.clone_settings(environment, request)
-    # The deploy refuses a response CloudFormation can't take; the plan says so too, with the same message.
-    attributes = clone_rules.encode_attributes(result.settings)
-    body = clone_rules.response_body(attributes, physical_id=clone_rules.physical_resource_id(request))
-    clone_rules.check_response_size(result.settings, body)
-    warnings = list(result.warnings)
+    if source_environment is not None:
+        if source.kind != "mwaa":
+            raise PlanError(f"{migration.path.name}: source.kind is self-managed; there is no environment to clone")
+        if source_environment.get("Name") != source.environment_name:
+            raise PlanError(
+                f"--source is environment {source_environment.get('Name')!r}, the migration file's source is "
+                f"{source.environment_name!r}"
+            )
+        migration = replace(migration, source=replace(source, environment=source_environment))
+        environment_plan = plan_environment(migration)
+    else:
+        assert migration.environment is not None
+        environment_plan = migration.environment
+    account = (source.account or "<account>") if source.kind == "mwaa" else "<account>"
     settings: dict[str, Any] = {
         "Name": target.environment_name,
         "AirflowVersion": target.airflow_version,
         "DagS3Path": target.dag_s3_path,
-        "ExecutionRoleArn": target.execution_role_arn or f"arn:aws:iam::{account}:role/created-by-the-stack",
-        "SourceBucketArn": target.source_bucket_arn or "arn:aws:s3:::created-by-the-stack",
-        **result.settings,
+        "ExecutionRoleArn": target.execution_role_arn or f"arn:aws:iam::{account}:role/{CREATED}",
+        "SourceBucketArn": target.source_bucket_arn or f"arn:aws:s3:::{CREATED}",
+        **environment_plan.settings,
     }
+    warnings = list(environment_plan.warnings)
     if target.execution_role_arn is None or target.source_bucket_arn is None:
-        warnings.append("ExecutionRoleArn and SourceBucketArn marked created-by-the-stack are named at deploy time")
+        warnings.append(f"ExecutionRoleArn and SourceBucketArn marked {CREATED} are named at deploy time")
+    if target.network is not None and not target.network.security_group_ids:
+        settings["NetworkConfiguration"] = {**settings["NetworkConfiguration"], "SecurityGroupIds": [f"sg-{CREATED}"]}
     optional = {
-        "KmsKey": target.kms_key,
         "PluginsS3Path": target.plugins_s3_path,
         "RequirementsS3Path": target.requirements_s3_path,
         "StartupScriptS3Path": target.startup_script_s3_path,
+        "WorkerReplacementStrategy": target.worker_replacement_strategy,
     }
     settings.update({key: value for key, value in optional.items() if value is not None})
     # A deployed file's version is the one the workflow deployment writes at deploy time.
     versions = [f"{file.property_prefix}S3ObjectVersion" for file in migration.deployed_files]
     if versions:
-        settings.update(dict.fromkeys(versions, "written-by-the-deployment"))
-        warnings.append(f"{', '.join(versions)} marked written-by-the-deployment are set at deploy time")
-    return {"settings": settings, "warnings": warnings}
+        settings.update(dict.fromkeys(versions, WRITTEN))
+        warnings.append(f"{', '.join(versions)} marked {WRITTEN} are set at deploy time")
+    return {"settings": settings, "warnings": warnings, "changes": changes(migration, environment_plan, settings)}
+
+
+def _flatten(settings: dict[str, Any]) -> dict[str, Any]:
+    """One entry per reviewable setting: maps by key, logging by module, everything else as it is."""
+    flat: dict[str, Any] = {}
+    for name, value in settings.items():
+        if name in ("AirflowConfigurationOptions", "Tags", "LoggingConfiguration", "NetworkConfiguration"):
+            for key, item in (value or {}).items():
+                if name == "LoggingConfiguration":
+                    item = {"Enabled": item.get("Enabled"), "LogLevel": item.get("LogLevel")}
+                if not (name == "Tags" and str(key).lower().startswith("aws:")):
+                    flat[f"{name}.{key}"] = item
+        elif name in clone_rules.FILE_KEYS or name in ("KmsKey", "AirflowVersion"):
+            flat[name] = value
+    return flat
+
+
+def changes(migration: MigrationConfig, environment_plan: EnvironmentPlan, settings: dict[str, Any]) -> list[Any]:
+    """Source value -> new value and why, for every setting either side has."""
+    source_environment = migration.source.environment or {}
+    before, after = _flatten(dict(source_environment)), _flatten(settings)
+    chosen = _flatten(clone_overrides(migration.target, migration.name))
+    rows = []
+    for path in sorted(set(before) | set(after)):
+        old, new = before.get(path), after.get(path)
+        if path in chosen and chosen[path] == new:
+            why = "set in the migration file"
+        elif path == "AirflowVersion":
+            why = "target.airflow_version"
+        elif old == new:
+            why = "cloned"
+        elif path == f"AirflowConfigurationOptions.{clone_rules.PAUSED_OPTION}":
+            why = "DAGs start paused on the new environment; the cut-over unpauses them"
+        elif not source_environment:
+            why = "MWAA's default (nothing to clone from a self-managed source)"
+        elif new is None:
+            why = "not carried over: see warnings"
+        elif old is None:
+            why = "added for the target version: see warnings"
+        else:
+            why = "adapted by the clone: see warnings"
+        rows.append({"setting": path, "source": old, "new": new, "why": why})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", required=True, type=Path, help="saved `aws mwaa get-environment` output")
     parser.add_argument("--migration", required=True, help="a name under migrations/ or a path to a .toml file")
-    parser.add_argument("--region", help="the region you deploy to (default: the source's)")
+    parser.add_argument("--source", type=Path, help="another saved `aws mwaa get-environment` output to plan from")
     args = parser.parse_args(argv)
     try:
         (migration,) = load_migrations(args.migration)
-        result = plan(read_source(args.source), migration, args.region)
+        result = plan(migration, read_source(args.source) if args.source else None)
     except MigrationFileError as error:
         print(error, file=sys.stderr)
         return 2

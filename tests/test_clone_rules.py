@@ -7,24 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from clone_rules import (
-    ATTRIBUTE_NAMES,
-    CFN_RESPONSE_LIMIT,
-    CloneRefused,
-    CloneRequest,
-    CloneResult,
-    check_response_size,
-    clone_settings,
-    encode_attributes,
-    encoded_size,
-    physical_resource_id,
-    response_body,
-)
+from clone_rules import CloneRefused, CloneRequest, CloneResult, clone_settings, parse_overrides
 from config_translation import translate_options
 
 from tests.clone_fixtures import CLONED_FIELDS, load_environment
 
 SECRET = "postgresql://admin:s3cr3t-Pa55w0rd@db.internal:5432/app"
+KMS_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def make_request(environment: Mapping[str, Any], target_version: str, **changes: Any) -> CloneRequest:
@@ -64,9 +53,11 @@ def refusal(version: str, target: str, overrides: Mapping[str, Any] | None = Non
 
 @pytest.mark.parametrize(("version", "target"), [("1.10.12", "2.10.3"), ("2.10.3", "3.0.6"), ("3.0.6", "3.0.6")])
 def test_only_the_cloned_fields_come_out(version: str, target: str) -> None:
+    source = load_environment(version)
     settings = clone(version, target).settings
 
-    assert set(settings) == CLONED_FIELDS
+    # KmsKey only when the source is on a customer key, which the new environment keeps.
+    assert set(settings) == CLONED_FIELDS - ({"KmsKey"} if "KmsKey" not in source else set())
     for module in settings["LoggingConfiguration"].values():
         assert set(module) == {"Enabled", "LogLevel"}, "CloudWatchLogGroupArn is the old environment's"
     assert set(settings["NetworkConfiguration"]) == {"SubnetIds", "SecurityGroupIds"}
@@ -249,11 +240,10 @@ def test_tag_overrides_are_merged_and_aws_tags_dropped() -> None:
     assert tags == {"cost-center": "cc-4821", "team": "platform", "migration": "analytics"}
 
 
-def test_no_tags_leaves_the_field_out_and_the_attribute_empty() -> None:
+def test_no_tags_leaves_the_field_out() -> None:
     settings = clone("3.0.6", "3.0.6", Tags={"aws:cloudformation:stack-name": "reporting"}).settings
 
     assert "Tags" not in settings, "MWAA's TagMap needs at least one entry"
-    assert encode_attributes(settings)["Tags"] == "{}"
 
 
 # --- translation wiring ----------------------------------------------------------------------------------------
@@ -266,7 +256,11 @@ def test_options_are_the_translated_source_options(version: str, target: str) ->
 
     result = clone(version, target)
 
-    assert result.settings["AirflowConfigurationOptions"] == expected.options
+    # The clone adds one option of its own: DAGs start paused on the new environment.
+    assert result.settings["AirflowConfigurationOptions"] == {
+        **expected.options,
+        "core.dags_are_paused_at_creation": "True",
+    }
     assert all(warning in result.warnings for warning in expected.warnings)
 
 
@@ -300,10 +294,117 @@ def test_invalid_cloned_options_and_tags_are_dropped_without_their_values() -> N
 
     result = clone("3.0.6", "3.0.6", AirflowConfigurationOptions=options, Tags=tags)
 
-    assert result.settings["AirflowConfigurationOptions"] == {"core.default_timezone": "utc"}
+    assert result.settings["AirflowConfigurationOptions"] == {
+        "core.dags_are_paused_at_creation": "True",
+        "core.default_timezone": "utc",
+    }
     assert result.settings["Tags"] == {"team": "x"}
     assert sum("Dropped" in warning for warning in result.warnings) == 4
     assert not any(SECRET in warning for warning in result.warnings)
+
+
+# --- what synth must never write, and what keeps a DAG from running twice --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key", ["smtp.smtp_password", "webserver.secret_key", "database.sql_alchemy_conn", "custom.api_token"]
+)
+def test_a_cloned_secret_is_refused_naming_where_to_move_it(key: str) -> None:
+    message = refusal("2.10.3", "2.11.0", AirflowConfigurationOptions={key: SECRET})
+
+    assert message == (
+        f"{key} (from the source) may hold a secret, which must not be written into a template: keep the value in "
+        f"the secrets backend (Airflow reads {key}_secret from there) or in a connection, and add it to "
+        "target.drop_options"
+    )
+
+
+def test_a_secret_in_the_file_is_refused_naming_the_file() -> None:
+    message = refusal("2.10.3", "2.11.0", {"AirflowConfigurationOptions": {"smtp.smtp_password": SECRET}})
+
+    assert message.startswith("smtp.smtp_password (from [target.airflow_configuration_options]) may hold a secret")
+    assert message.endswith("and remove it from the file")
+    assert SECRET not in message
+
+
+def test_a_secret_reference_and_names_only_backend_kwargs_are_cloned() -> None:
+    options = {
+        "smtp.smtp_password_secret": "smtp-password",
+        "secrets.backend_kwargs": '{"connections_prefix": "af/conn", "sep": "/"}',
+    }
+
+    cloned = clone("2.10.3", "2.11.0", AirflowConfigurationOptions=options).settings["AirflowConfigurationOptions"]
+
+    assert {key: cloned[key] for key in options} == options
+
+
+def test_backend_kwargs_with_credentials_are_a_secret() -> None:
+    options = {"secrets.backend_kwargs": f'{{"connections_prefix": "af", "aws_secret_access_key": "{SECRET}"}}'}
+
+    assert refusal("2.10.3", "2.11.0", AirflowConfigurationOptions=options).startswith("secrets.backend_kwargs")
+
+
+def test_drop_options_leaves_cloned_options_out_with_a_warning() -> None:
+    options = {"smtp.smtp_password": "<masked by snapshot.py>", "core.default_timezone": "utc"}
+
+    result = clone(
+        "2.10.3",
+        "2.11.0",
+        {"DropOptions": ["smtp.smtp_password", "core.not_there"]},
+        AirflowConfigurationOptions=options,
+    )
+
+    assert "smtp.smtp_password" not in result.settings["AirflowConfigurationOptions"]
+    assert "Dropped the source's option smtp.smtp_password as target.drop_options asks." in result.warnings
+    assert "target.drop_options lists core.not_there, which the source doesn't have: nothing dropped." in (
+        result.warnings
+    )
+
+
+def test_dags_start_paused_whatever_the_source_says() -> None:
+    options = {"core.dags_are_paused_at_creation": "False"}
+
+    result = clone("2.10.3", "2.11.0", AirflowConfigurationOptions=options)
+
+    assert result.settings["AirflowConfigurationOptions"]["core.dags_are_paused_at_creation"] == "True"
+    assert any(w.startswith("core.dags_are_paused_at_creation: True on the new environment") for w in result.warnings)
+
+
+def test_the_file_may_unpause_with_a_warning() -> None:
+    result = clone("2.10.3", "2.11.0", {"AirflowConfigurationOptions": {"core.dags_are_paused_at_creation": "False"}})
+
+    assert result.settings["AirflowConfigurationOptions"]["core.dags_are_paused_at_creation"] == "False"
+    assert any("DAGs start running on the new environment" in warning for warning in result.warnings)
+
+
+def test_a_customer_key_is_kept_with_a_warning_unless_the_file_says_otherwise() -> None:
+    source_key = load_environment("2.10.3")["KmsKey"]
+
+    kept = clone("2.10.3", "3.0.6")
+    owned = clone("2.10.3", "3.0.6", {"KmsKey": "aws-owned"})
+    other = clone("2.10.3", "3.0.6", {"KmsKey": KMS_ARN})
+
+    assert kept.settings["KmsKey"] == source_key
+    assert any(
+        warning.startswith(f"KmsKey: the new environment keeps the source's customer key {source_key}")
+        for warning in kept.warnings
+    )
+    assert "KmsKey" not in owned.settings
+    assert other.settings["KmsKey"] == KMS_ARN
+
+
+def test_a_source_key_that_is_not_an_arn_is_refused() -> None:
+    message = refusal("2.10.3", "3.0.6", KmsKey="alias/airflow")
+
+    assert message.startswith("the source's KmsKey 'alias/airflow' is not a key ARN")
+    assert "target.kms_key" in message
+
+
+def test_teams_and_identity_center_are_named_in_warnings() -> None:
+    result = clone("3.0.6", "3.0.6")
+
+    assert any(w.startswith("The source has Teams, which CloudFormation can't set") for w in result.warnings)
+    assert any(w.startswith("The source has IdentityCenterConfiguration") for w in result.warnings)
 
 
 # --- refusals ------------------------------------------------------------------------------------------------
@@ -376,123 +477,3 @@ def test_more_than_50_tags_are_refused() -> None:
 
 
 # --- the request ---------------------------------------------------------------------------------------------
-
-
-def cfn_properties(**changes: Any) -> dict[str, Any]:
-    props: dict[str, Any] = {
-        "ServiceToken": "arn:aws:lambda:us-east-1:111122223333:function:clone-provider-onEvent",
-        "SourceEnvironmentName": "analytics",
-        "SourceRegion": "us-east-1",
-        "TargetEnvironmentName": "analytics-v3",
-        "TargetRegion": "us-east-1",
-        "TargetAirflowVersion": "3.0.6",
-        "Overrides": json.dumps({"MaxWorkers": 20, "LoggingConfiguration": {"TaskLogs": {"Enabled": True}}}),
-    }
-    props.update(changes)
-    return props
-
-
-def test_properties_parse_into_a_request() -> None:
-    request = CloneRequest.from_properties(cfn_properties())
-
-    assert request.source_environment_name == "analytics"
-    assert request.target_airflow_version == "3.0.6"
-    assert dict(request.overrides) == {"MaxWorkers": 20, "LoggingConfiguration": {"TaskLogs": {"Enabled": True}}}
-    assert physical_resource_id(request) == "clone-settings/us-east-1/analytics"
-
-
-def test_stringified_numbers_and_booleans_are_accepted() -> None:
-    overrides = {"MaxWorkers": "20", "LoggingConfiguration": {"TaskLogs": {"Enabled": "false"}}}
-
-    request = CloneRequest.from_properties(cfn_properties(Overrides=overrides))
-
-    assert dict(request.overrides) == {"MaxWorkers": 20, "LoggingConfiguration": {"TaskLogs": {"Enabled": False}}}
-
-
-@pytest.mark.parametrize(
-    ("changes", "expected"),
-    [
-        ({"SourceEnvironmentName": ""}, "SourceEnvironmentName is missing or empty"),
-        ({"SourceRegion": "US East"}, "SourceRegion = 'US East' is not valid"),
-        ({"TargetAirflowVersion": "three"}, "TargetAirflowVersion 'three' is not a version such as 2.10.3"),
-        ({"Overrides": "{not json"}, "the Overrides property is not valid JSON"),
-        ({"Overrides": "[]"}, "must be a JSON object"),
-        ({"Overrides": '{"KmsKey": "x"}'}, "unknown field 'KmsKey'"),
-        ({"Overrides": '{"MaxWorkers": 2.5}'}, "target.max_workers must be a whole number, got 2.5"),
-        ({"Overrides": '{"EnvironmentClass": "mw1.huge"}'}, "target.environment_class = 'mw1.huge' is not allowed"),
-        ({"Overrides": '{"WeeklyMaintenanceWindowStart": "SUN:03:15"}'}, "MM 00 or 30"),
-        ({"Overrides": '{"LoggingConfiguration": {"TaskLogs": {"LogLevel": "LOUD"}}}'}, "target.logging.task"),
-        ({"Overrides": '{"AirflowConfigurationOptions": {"Core.X": "1"}}'}, '"Core.X": the key must be lowercase'),
-        ({"Overrides": '{"AirflowConfigurationOptions": {"core.x": ""}}'}, "printable ASCII"),
-        ({"Overrides": '{"Tags": {"aws:owner": "me"}}'}, "reserved by AWS"),
-        ({"Overrides": '{"Tags": {"owner": ""}}'}, "the value must be 1 to 256"),
-    ],
-)
-def test_bad_properties_are_refused(changes: dict[str, Any], expected: str) -> None:
-    with pytest.raises(CloneRefused) as caught:
-        CloneRequest.from_properties(cfn_properties(**changes))
-
-    assert expected in str(caught.value)
-    assert "\n" not in str(caught.value)
-
-
-# --- attributes ----------------------------------------------------------------------------------------------
-
-
-def test_attributes_are_strings_for_getatt() -> None:
-    attributes = encode_attributes(clone("1.10.12", "2.10.3").settings)
-
-    assert tuple(attributes) == ATTRIBUTE_NAMES
-    assert attributes["EnvironmentClass"] == "mw1.medium"
-    assert attributes["MaxWorkers"] == "10"
-    assert attributes["SubnetIds"] == "subnet-0123456789abcdef0,subnet-0fedcba9876543210"
-    assert attributes["SecurityGroupIds"] == "sg-0a1b2c3d4e5f60718"
-    assert attributes["WebserverLogsEnabled"] == "false"
-    assert attributes["WorkerLogsLevel"] == "ERROR"
-    assert attributes["Tags"] == '{"cost-center":"cc-4821","team":"data-platform"}'
-    options = attributes["AirflowConfigurationOptions"]
-    assert options.startswith('{"core.default_timezone":"utc","core.load_examples":"False",')
-    assert json.loads(options) == clone("1.10.12", "2.10.3").settings["AirflowConfigurationOptions"]
-
-
-def test_the_response_size_is_the_framework_body_on_the_wire() -> None:
-    settings = clone("2.10.3", "3.0.6").settings
-    data = encode_attributes(settings)
-    body = response_body(data, physical_id="clone-settings/eu-west-1/orders")
-
-    size = check_response_size(settings, body)
-
-    assert size == len(json.dumps(body, separators=(",", ":")).encode())
-    assert set(body) == {
-        "Status",
-        "Reason",
-        "StackId",
-        "RequestId",
-        "PhysicalResourceId",
-        "LogicalResourceId",
-        "NoEcho",
-        "Data",
-    }
-
-
-def test_a_response_over_4096_bytes_is_refused_naming_the_largest_entries() -> None:
-    options = {
-        "secrets.backend_kwargs": "x" * 1500,
-        "smtp.smtp_mail_from": "y" * 900,
-        "core.default_timezone": "utc",
-    }
-    settings = clone("2.10.3", "3.0.6", {"AirflowConfigurationOptions": options}).settings
-    body = response_body(encode_attributes(settings), physical_id="clone-settings/eu-west-1/orders")
-    assert encoded_size(body) > CFN_RESPONSE_LIMIT
-
-    with pytest.raises(CloneRefused) as caught:
-        check_response_size(settings, body)
-
-    message = str(caught.value)
-    assert "\n" not in message
-    assert f"is {encoded_size(body)} bytes, over CloudFormation's 4096-byte limit" in message
-    assert (
-        "the largest are option secrets.backend_kwargs (1532 bytes), option smtp.smtp_mail_from (929 bytes)" in message
-    )
-    assert "Secrets Manager" in message
-    assert "x" * 20 not in message, "values never appear in a refusal"

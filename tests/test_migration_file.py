@@ -23,6 +23,7 @@ from mwaa_migration.config import (
     load_migrations,
     resolve_migration_paths,
 )
+from tests.clone_fixtures import write_source_snapshot
 from tests.synth_app import REPO_ROOT
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/service-role/AmazonMWAA-analytics-abc123"
@@ -235,7 +236,7 @@ BAD_CASES = [
         "target-name-equals-source-name",
         sub('"analytics-v3"', '"analytics"'),
         "target.environment_name",
-        "MWAA names are unique per region, so pick a new name",
+        "the cloned network keeps the new environment in the source's region us-east-1",
     ),
     Bad("target-version-missing", sub('airflow_version = "3.0.6"\n', ""), "target.airflow_version", TARGET_VERSIONS),
     Bad("target-version-2.5.1", sub('"3.0.6"', '"2.5.1"'), "target.airflow_version", TARGET_VERSIONS),
@@ -528,6 +529,7 @@ BAD_CASES = [
 def write(directory: Path, text: str, file_name: str = "m1.toml") -> Path:
     path = directory / file_name
     path.write_text(text, encoding="utf-8")
+    write_source_snapshot(path, text)
     return path
 
 
@@ -725,7 +727,7 @@ def test_example_loads_into_the_typed_model() -> None:
     assert (source.kind, source.environment_name, source.region, source.airflow_version) == (
         "mwaa",
         "analytics",
-        None,
+        "us-east-1",  # from the snapshot's ARN
         None,
     )
     assert source.account == "111122223333"
@@ -860,8 +862,9 @@ def test_micro_with_one_of_everything_is_accepted(tmp_path: Path) -> None:
     assert load_migration(write(tmp_path, text)).target.environment_class == "mw1.micro"
 
 
-def test_same_target_name_is_fine_when_the_source_is_in_another_region(tmp_path: Path) -> None:
-    text = src('region = "eu-west-1"', sub('"analytics-v3"', '"analytics"'))
+def test_same_target_name_is_fine_with_a_network_for_another_region(tmp_path: Path) -> None:
+    # Synth doesn't know the deploy region: the template's rule refuses the source's region (test_stacks).
+    text = table("target.network", SUBNETS, VPC_LINE, base=sub('"analytics-v3"', '"analytics"'))
     config = load_migration(write(tmp_path, text))
     assert config.target.environment_name == config.source.environment_name == "analytics"
 

@@ -34,7 +34,7 @@ def test_plan_is_a_valid_create_environment_request(
     capsys: pytest.CaptureFixture[str], source: str, migration: str
 ) -> None:
     result = run_plan(capsys, source, migration)
-    assert set(result) == {"settings", "warnings"}
+    assert set(result) == {"settings", "warnings", "changes"}
     settings = result["settings"]
     assert isinstance(settings, dict)
     assert_valid_create_environment(settings)
@@ -92,14 +92,42 @@ def test_plan_runs_in_under_a_second() -> None:
     assert elapsed < 1.0
 
 
-def test_plan_refuses_what_cloudformation_could_not_take(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    oversized = (PLAN_MIGRATIONS / "orders.toml").read_text() + f'"webserver.instance_name" = "{"x" * 4000}"\n'
-    migration = tmp_path / "orders.toml"
-    migration.write_text(oversized)
-    source = str(GET_ENVIRONMENT_DIR / "airflow-2.10.3.json")
-    assert plan.main(["--source", source, "--migration", str(migration)]) == 1
+def test_plan_masks_a_fresher_sources_secret_and_refuses_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    document = json.loads((GET_ENVIRONMENT_DIR / "airflow-2.10.3.json").read_text())
+    document["Environment"]["AirflowConfigurationOptions"]["sentry.sentry_dsn"] = "https://hunter2-secret@sentry.example.com/1"
+    fresher = tmp_path / "orders.json"
+    fresher.write_text(json.dumps(document))
+
+    assert plan.main(["--source", str(fresher), "--migration", str(PLAN_MIGRATIONS / "orders.toml")]) == 1
+
     error = capsys.readouterr().err
-    assert error.startswith("plan refused:") and "4096" in error.replace(",", "")
+    assert error.startswith("plan refused: sentry.sentry_dsn (from the source) may hold a secret")
+    assert "hunter2" not in error
+
+
+def test_plan_defaults_to_the_snapshot_and_explains_each_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--migration", "example"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = {row["setting"]: row for row in result["changes"]}
+
+    assert rows["EnvironmentClass"] == {
+        "setting": "EnvironmentClass",
+        "source": "mw1.large",
+        "new": "mw1.medium",
+        "why": "set in the migration file",
+    }
+    assert rows["Schedulers"]["why"] == "cloned"
+    assert rows["AirflowConfigurationOptions.smtp.smtp_password"]["new"] is None
+    assert rows["AirflowConfigurationOptions.smtp.smtp_password"]["source"] == "<masked by snapshot.py>"
+    assert rows["AirflowConfigurationOptions.webserver.expose_config"]["why"] == "not carried over: see warnings"
+    assert rows["AirflowConfigurationOptions.api.expose_config"]["why"] == "added for the target version: see warnings"
+    assert rows["AirflowConfigurationOptions.core.dags_are_paused_at_creation"]["new"] == "True"
+    assert rows["Tags.mwaa-migration"] == {
+        "setting": "Tags.mwaa-migration",
+        "source": None,
+        "new": "example",
+        "why": "set in the migration file",
+    }
 
 
 def test_plan_shows_the_deployed_files_and_that_their_versions_come_at_deploy(
