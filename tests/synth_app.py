@@ -53,11 +53,15 @@ def logical_id(construct: IConstruct) -> str:
     return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
 
 
+def migration_paths() -> list[Path]:
+    """Every migration file a user ships in migrations/, then the test migrations."""
+    return resolve_migration_paths("all") + sorted(TEST_MIGRATIONS.glob("*.toml"))
+
+
 def synthesize(outdir: Path) -> SynthesizedApp:
     """Every shipped migration and every test migration, in one app, with the cdk-nag gate on."""
     app = new_app(str(outdir))
-    paths = resolve_migration_paths("all") + sorted(TEST_MIGRATIONS.glob("*.toml"))
-    built = add_migrations(app, [load_migration(path) for path in paths])
+    built = add_migrations(app, [load_migration(path) for path in migration_paths()])
     assembly = app.synth()
     return SynthesizedApp(stacks={item.migration.name: item for item in built}, assembly=assembly)
 

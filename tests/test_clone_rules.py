@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from clone_rules import CloneRefused, CloneRequest, CloneResult, clone_settings, parse_overrides
+from clone_rules import CloneRefused, CloneRequest, CloneResult, clone_settings
 from config_translation import translate_options
 
 from tests.clone_fixtures import CLONED_FIELDS, load_environment

@@ -94,7 +94,9 @@ def test_plan_runs_in_under_a_second() -> None:
 
 def test_plan_masks_a_fresher_sources_secret_and_refuses_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     document = json.loads((GET_ENVIRONMENT_DIR / "airflow-2.10.3.json").read_text())
-    document["Environment"]["AirflowConfigurationOptions"]["sentry.sentry_dsn"] = "https://hunter2-secret@sentry.example.com/1"
+    document["Environment"]["AirflowConfigurationOptions"]["sentry.sentry_dsn"] = (
+        "https://hunter2-secret@sentry.example.com/1"
+    )
     fresher = tmp_path / "orders.json"
     fresher.write_text(json.dumps(document))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from cfnlint.api import lint_file
 
 from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
-from tests.synth_app import SynthesizedApp, logical_id, resources_of_type
+from tests.synth_app import REPO_ROOT, SynthesizedApp, logical_id, resources_of_type
 
 OLD_ROLE_NAME = "AmazonMWAA-analytics-abc123"
 
@@ -62,7 +63,8 @@ def test_cfn_lint_reports_nothing_on_any_template(synthesized: SynthesizedApp) -
 
 
 @pytest.mark.parametrize(
-    ("code_dir", "handler"), [(CLONE_SETTINGS_DIR, "clone_handler.py"), (WORKFLOW_DEPLOY_DIR, "workflow_handler.py")]
+    ("code_dir", "handler"),
+    [(CLONE_SETTINGS_DIR, "source_check_handler.py"), (WORKFLOW_DEPLOY_DIR, "workflow_handler.py")],
 )
 def test_lambda_assets_have_no_bytecode(synthesized: SynthesizedApp, code_dir: Path, handler: str) -> None:
     # The shared synth puts bytecode in the handlers' folders first, so there is something to leave out.
@@ -94,7 +96,9 @@ def test_migration_bucket_is_kms_encrypted_private_tls_only_and_retained(synthes
     key_id = logical_id(stack.key)
     bucket_id = logical_id(stack.bucket)
 
-    template.has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"})
+    template.has_resource(
+        "AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "RetainExceptOnCreate"}
+    )
     template.has_resource(
         "AWS::S3::Bucket",
         {
@@ -120,7 +124,7 @@ def test_migration_bucket_is_kms_encrypted_private_tls_only_and_retained(synthes
                 "LoggingConfiguration": {"DestinationBucketName": Match.any_value()},
                 "LifecycleConfiguration": {"Rules": [Match.object_like({"ExpirationInDays": 30, "Status": "Enabled"})]},
             },
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
             "UpdateReplacePolicy": "Retain",
         },
     )
@@ -137,7 +141,7 @@ def test_migration_bucket_is_kms_encrypted_private_tls_only_and_retained(synthes
     )
     # Every bucket of the stack (exports and access logs) is retained and private.
     for resource in template.find_resources("AWS::S3::Bucket").values():
-        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
         assert resource["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
 
 
@@ -214,13 +218,15 @@ def test_execution_policy_follows_the_user_guide_scoped_to_this_environment(synt
         "DescribeLogGroups",
         "PutMetricData",
         "UseCeleryQueues",
+        "UseAwsOwnedQueueKey",
+        "ReadSecretsBackendSecretsmanager",
     }
     assert "environment/analytics-v3" in json.dumps(statements["PublishMetrics"]["Resource"])
     assert "log-group:airflow-analytics-v3-*" in json.dumps(statements["WriteEnvironmentLogs"]["Resource"])
     assert ":airflow-celery-*" in json.dumps(statements["UseCeleryQueues"]["Resource"])
     assert statements["DenyListAllBuckets"]["Effect"] == "Deny"
     # Only the three actions with no resource-level permissions may use "*".
-    star = [s for s in statements.values() if s["Resource"] == "*"]
+    star = [s for s in statements.values() if s.get("Resource") == "*"]
     assert sorted(s["Action"] for s in star) == [
         "cloudwatch:PutMetricData",
         "logs:DescribeLogGroups",
@@ -228,13 +234,46 @@ def test_execution_policy_follows_the_user_guide_scoped_to_this_environment(synt
     ]
 
 
-def test_kms_statement_only_when_the_environment_has_a_key(synthesized: SynthesizedApp) -> None:
-    assert not [s for s in _execution_policy(synthesized, "example") if "kms" in json.dumps(s["Action"])]
+def test_aws_owned_key_statement_is_the_user_guides_through_sqs_only(synthesized: SynthesizedApp) -> None:
+    statements = {s["Sid"]: s for s in _execution_policy(synthesized, "example")}
+    owned = statements["UseAwsOwnedQueueKey"]
+    assert owned["Action"] == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    assert "Resource" not in owned
+    assert owned["NotResource"] == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":kms:*:", {"Ref": "AWS::AccountId"}, ":key/*"]]
+    }
+    assert owned["Condition"] == {
+        "StringLike": {"kms:ViaService": [{"Fn::Join": ["", ["sqs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}]}
+    }
+
+
+def test_a_customer_key_replaces_the_aws_owned_key_statement(synthesized: SynthesizedApp) -> None:
     with_key = {s["Sid"]: s for s in _execution_policy(synthesized, "micro-kms")}
+    assert "UseAwsOwnedQueueKey" not in with_key
     key = with_key["UseEnvironmentKey"]
     assert key["Resource"] == "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     assert key["Action"] == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
     assert "kms:ViaService" in key["Condition"]["StringLike"]
+
+
+def test_the_role_reads_the_cloned_secrets_backends_prefixes_only(synthesized: SynthesizedApp) -> None:
+    statements = {s["Sid"]: s for s in _execution_policy(synthesized, "example")}
+    read = statements["ReadSecretsBackendSecretsmanager"]
+    assert read["Action"] == "secretsmanager:GetSecretValue"
+    # connections and variables from the cloned backend_kwargs; config is the provider's default prefix.
+    names = sorted(arn["Fn::Join"][1][-1].rsplit(":secret:", 1)[1] for arn in read["Resource"])
+    assert names == ["airflow/config/*", "airflow/connections/*", "airflow/variables/*"]
+    assert not [s for s in _execution_policy(synthesized, "example-self-managed") if "Secrets" in s["Sid"]]
+
+
+def test_listed_managed_policies_are_attached_to_the_created_role(synthesized: SynthesizedApp) -> None:
+    template = synthesized.template(synthesized.stacks["micro-kms"].new_environment)
+    (role,) = [
+        r
+        for r in resources_of_type(template, "AWS::IAM::Role").values()
+        if "airflow" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    assert role["Properties"]["ManagedPolicyArns"] == ["arn:aws:iam::111122223333:policy/tiny-dag-access"]
 
 
 def test_new_role_reads_the_export_and_the_old_task_logs_only(synthesized: SynthesizedApp) -> None:
@@ -254,9 +293,8 @@ def test_new_role_reads_the_export_and_the_old_task_logs_only(synthesized: Synth
             [
                 "arn:",
                 {"Ref": "AWS::Partition"},
-                ":logs:",
-                {"Ref": "AWS::Region"},
-                ":111122223333:log-group:airflow-analytics*",
+                # The source's region, from its snapshot.
+                ":logs:us-east-1:111122223333:log-group:airflow-analytics-*",
             ],
         ]
     }
@@ -283,7 +321,7 @@ def test_named_role_gets_the_read_policy_and_no_role_is_created(synthesized: Syn
     ]
     assert read[0]["Properties"]["Roles"] == ["existing-mwaa-role"]
     # The old logs live in the source's region.
-    assert ":logs:eu-west-1:111122223333:log-group:airflow-reporting*" in json.dumps(read[0])
+    assert ":logs:eu-west-1:111122223333:log-group:airflow-reporting-*" in json.dumps(read[0])
     assert not resources_of_type(template, "AWS::S3::Bucket")
 
 
@@ -299,7 +337,7 @@ def test_source_bucket_is_versioned_private_tls_only_and_retained(synthesized: S
                     "PublicAccessBlockConfiguration": Match.object_like({"BlockPublicPolicy": True}),
                 }
             ),
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
             "UpdateReplacePolicy": "Retain",
         },
     )
@@ -324,13 +362,30 @@ def test_created_security_group_references_itself_only(synthesized: SynthesizedA
 def test_environment_is_retained_and_waits_for_its_role_policies(synthesized: SynthesizedApp) -> None:
     stack = synthesized.stacks["example"].new_environment
     env = synthesized.environment("example")
-    assert env["DeletionPolicy"] == "Retain" and env["UpdateReplacePolicy"] == "Retain"
+    # Kept on delete; removed when the first create rolls back, so a retry doesn't hit "already exists".
+    assert env["DeletionPolicy"] == "RetainExceptOnCreate" and env["UpdateReplacePolicy"] == "Retain"
     execution_policy = stack.node.find_child("ExecutionRole").node.find_child("Policy")
     read_policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
     dag_folder = stack.node.find_child("Workflows").node.find_child("DagFolder")
+    source_check = stack.node.find_child("SourceCheck").node.find_child("Resource")
     assert sorted(env["DependsOn"]) == sorted(
-        [logical_id(execution_policy), logical_id(read_policy), logical_id(dag_folder)]
+        [logical_id(execution_policy), logical_id(read_policy), logical_id(dag_folder), logical_id(source_check)]
     )
+
+
+def test_every_data_store_and_log_group_is_kept_except_on_a_failed_first_create(
+    synthesized: SynthesizedApp,
+) -> None:
+    kept = ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::MWAA::Environment")
+    seen = set()
+    for stacks in synthesized.stacks.values():
+        for stack in (stacks.migration_bucket, stacks.new_environment):
+            for resource_id, resource in synthesized.template(stack)["Resources"].items():
+                if resource["Type"] in kept:
+                    seen.add(resource["Type"])
+                    assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", (stack.stack_name, resource_id)
+                    assert resource.get("UpdateReplacePolicy") == "Retain", (stack.stack_name, resource_id)
+    assert seen == set(kept)
 
 
 def test_self_managed_environment_sets_every_property_from_file_or_mwaa_defaults(
@@ -375,33 +430,88 @@ def test_named_resources_and_optional_properties_pass_through(synthesized: Synth
     assert props["NetworkConfiguration"]["SecurityGroupIds"] == ["sg-0123456789abcdef0", "sg-0fedcba9876543210"]
 
 
-def test_unset_properties_of_an_mwaa_source_come_from_the_clone(synthesized: SynthesizedApp) -> None:
-    stack = synthesized.stacks["example"].new_environment
-    clone_id = logical_id(stack.node.find_child("CloneSourceSettings").node.find_child("Resource"))
+def test_unset_properties_of_an_mwaa_source_are_the_snapshots_written_literally(synthesized: SynthesizedApp) -> None:
+    source = json.loads((REPO_ROOT / "migrations" / "example.source.json").read_text())["Environment"]
     props = synthesized.environment("example")["Properties"]
 
-    def cloned(attribute: str) -> dict[str, Any]:
-        return {"Fn::GetAtt": [clone_id, attribute]}
-
-    # Set in the file: literal.
+    # Set in the file.
     assert props["EnvironmentClass"] == "mw1.medium"
     assert props["MaxWorkers"] == 10
     assert props["WeeklyMaintenanceWindowStart"] == "SUN:03:30"
-    assert props["LoggingConfiguration"]["TaskLogs"] == {"Enabled": True, "LogLevel": "INFO"}
-    # Left out: cloned.
+    assert props["LoggingConfiguration"]["SchedulerLogs"] == {"Enabled": True, "LogLevel": "WARNING"}
+    # Left out: the snapshot's values, as literals of the provider schema's types.
     for prop in ("MinWorkers", "Schedulers", "MinWebservers", "MaxWebservers", "WebserverAccessMode"):
-        assert props[prop] == cloned(prop), prop
-    assert props["EndpointManagement"] == cloned("EndpointManagement")
-    assert props["LoggingConfiguration"]["WorkerLogs"] == {
-        "Enabled": cloned("WorkerLogsEnabled"),
-        "LogLevel": cloned("WorkerLogsLevel"),
+        assert props[prop] == source[prop], prop
+    assert props["EndpointManagement"] == "SERVICE"
+    assert props["LoggingConfiguration"]["WorkerLogs"] == {"Enabled": True, "LogLevel": "INFO"}
+    assert props["NetworkConfiguration"] == source["NetworkConfiguration"]
+    options = props["AirflowConfigurationOptions"]
+    assert options["celery.worker_autoscale"] == "20,20"
+    assert options["dag_processor.refresh_interval"] == "120", "translated for Airflow 3"
+    assert options["core.dags_are_paused_at_creation"] == "True"
+    assert "smtp.smtp_password" not in options, "dropped by target.drop_options"
+    assert "<masked" not in json.dumps(props)
+    assert props["Tags"] == {
+        "Environment": "production",
+        "Owner": "analytics-team@example.com",
+        "mwaa-migration": "example",
+        "team": "data-platform",
     }
-    assert props["AirflowConfigurationOptions"] == cloned("AirflowConfigurationOptions")
-    assert props["Tags"] == cloned("Tags")
-    assert props["NetworkConfiguration"]["SecurityGroupIds"] == {"Fn::Split": [",", cloned("SecurityGroupIds")]}
-    assert props["NetworkConfiguration"]["SubnetIds"][1] == {
-        "Fn::Select": [1, {"Fn::Split": [",", cloned("SubnetIds")]}]
-    }
+
+
+def test_the_source_check_carries_fingerprints_and_no_option_value(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].new_environment
+    check_id = logical_id(stack.node.find_child("SourceCheck").node.find_child("Resource"))
+    properties = synthesized.template(stack)["Resources"][check_id]["Properties"]
+    assert (properties["Migration"], properties["SourceEnvironmentName"], properties["SourceRegion"]) == (
+        "example",
+        "analytics",
+        "us-east-1",
+    )
+    fingerprints = properties["Fingerprints"]
+    assert "AirflowConfigurationOptions.smtp.smtp_password" in fingerprints
+    assert all(re.fullmatch(r"[0-9a-f]{16}", digest) for digest in fingerprints.values())
+    assert "utc" not in json.dumps(properties) and "20,20" not in json.dumps(properties)
+
+
+def _rules(synthesized: SynthesizedApp, name: str) -> list[dict[str, Any]]:
+    rules = synthesized.template(synthesized.stacks[name].new_environment).get("Rules", {})
+    assertions: list[dict[str, Any]] = rules.get("DeployTarget", {}).get("Assertions", [])
+    return assertions
+
+
+def test_template_rules_pin_the_cloned_network_region_and_the_old_roles_account(synthesized: SynthesizedApp) -> None:
+    asserts = [rule["Assert"] for rule in _rules(synthesized, "example")]
+    assert asserts == [
+        {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+        {"Fn::Equals": [{"Ref": "AWS::AccountId"}, "111122223333"]},
+    ]
+
+
+def test_template_rules_refuse_the_source_name_in_its_region_and_a_key_elsewhere(synthesized: SynthesizedApp) -> None:
+    rules = _rules(synthesized, "byo-kms")
+    asserts = [rule["Assert"] for rule in rules]
+    assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}]} in asserts
+    assert {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]} in asserts, "the key is in eu-west-1"
+    assert any("MWAA names are unique per region" in rule["AssertDescription"] for rule in rules)
+    assert _rules(synthesized, "example-self-managed") == []
+
+
+def test_customer_endpoints_output_the_services_to_create_endpoints_for(synthesized: SynthesizedApp) -> None:
+    customer = synthesized.template(synthesized.stacks["byo-kms"].new_environment)["Outputs"]
+    service = synthesized.template(synthesized.stacks["example"].new_environment)["Outputs"]
+    for name in ("WebserverVpcEndpointService", "DatabaseVpcEndpointService"):
+        assert customer[name]["Value"]["Fn::GetAtt"][1] == name
+        assert name not in service
+
+
+def test_provider_framework_may_wait_for_its_handler(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].new_environment
+    check = stack.node.find_child("SourceCheck")
+    template = synthesized.template(stack)
+    (statement, _) = policy_statements(template, logical_id(check.node.find_child("ProviderPolicy")))
+    assert statement["Action"] == ["lambda:GetFunction", "lambda:InvokeFunction"]
+    assert statement["Resource"] == {"Fn::GetAtt": [logical_id(check.node.find_child("Handler")), "Arn"]}
 
 
 def test_new_environment_outputs(synthesized: SynthesizedApp) -> None:
