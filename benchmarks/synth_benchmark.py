@@ -52,12 +52,15 @@ def timed(program: str, *args: str) -> float:
 
 def copies_of_example(folder: Path, count: int) -> list[str]:
     text = (REPO_ROOT / "migrations" / "example.toml").read_text()
+    snapshot = (REPO_ROOT / "migrations" / "example.source.json").read_text()
     paths = []
     for index in range(count):
         path = folder / f"bench{index:02d}.toml"
         copy = text.replace('environment_name = "analytics-v3"', f'environment_name = "analytics-v3-{index}"')
         # The copies sit one folder below migrations/, so the [workflows] paths get one more "../".
         path.write_text(copy.replace('"workflows/', '"../workflows/'))
+        # Each copy clones the example's source snapshot.
+        path.with_name(path.stem + ".source.json").write_text(snapshot)
         paths.append(str(path))
     return paths
 
