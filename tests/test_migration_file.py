@@ -648,7 +648,7 @@ def test_selector_all_is_sorted_and_loads_both_examples() -> None:
     names = [path.name for path in paths]
     assert {"example.toml", "example-self-managed.toml"} <= set(names)
     assert names.index("example-self-managed.toml") < names.index("example.toml")
-    configs = {config.name: config for config in load_migrations("all")}
+    configs = {name: load_migration(MIGRATIONS_DIR / f"{name}.toml") for name in ("example", "example-self-managed")}
     assert configs["example"].target.environment_name == "analytics-v3"
     assert configs["example-self-managed"].target.environment_name == "etl-mwaa"
 

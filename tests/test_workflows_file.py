@@ -251,7 +251,9 @@ def test_warnings_are_printed_and_synth_goes_on(tmp_path: Path) -> None:
 
 
 def test_every_shipped_migration_is_ready(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert run_preflight("all", monkeypatch) == 0
+    # By name: a migration a user adds under migrations/ is checked by its own synth, not by this test.
+    assert run_preflight("example-self-managed", monkeypatch) == 0
+    assert run_preflight("example", monkeypatch) == 0
     assert capsys.readouterr().out == (
         "pre-flight example-self-managed: no [workflows] to check\n"
         "pre-flight example: workflows ready for Airflow 3.0.6\n"
