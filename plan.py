@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mwaa_migration.clone_lambda import clone_rules, sensitive_options
+from mwaa_migration.clone_lambda import clone_rules, mwaa_limits, sensitive_options, source_check
 from mwaa_migration.clone_overrides import clone_overrides
 from mwaa_migration.config import MigrationConfig, MigrationFileError, load_migrations
 from mwaa_migration.environment_plan import EnvironmentPlan, plan_environment
@@ -86,26 +86,14 @@ def plan(migration: MigrationConfig, source_environment: dict[str, Any] | None =
     return {"settings": settings, "warnings": warnings, "changes": changes(migration, environment_plan, settings)}
 
 
-def _flatten(settings: dict[str, Any]) -> dict[str, Any]:
-    """One entry per reviewable setting: maps by key, logging by module, everything else as it is."""
-    flat: dict[str, Any] = {}
-    for name, value in settings.items():
-        if name in ("AirflowConfigurationOptions", "Tags", "LoggingConfiguration", "NetworkConfiguration"):
-            for key, item in (value or {}).items():
-                if name == "LoggingConfiguration":
-                    item = {"Enabled": item.get("Enabled"), "LogLevel": item.get("LogLevel")}
-                if not (name == "Tags" and str(key).lower().startswith("aws:")):
-                    flat[f"{name}.{key}"] = item
-        elif name in clone_rules.FILE_KEYS or name in ("KmsKey", "AirflowVersion"):
-            flat[name] = value
-    return flat
-
-
 def changes(migration: MigrationConfig, environment_plan: EnvironmentPlan, settings: dict[str, Any]) -> list[Any]:
     """Source value -> new value and why, for every setting either side has."""
     source_environment = migration.source.environment or {}
-    before, after = _flatten(dict(source_environment)), _flatten(settings)
-    chosen = _flatten(clone_overrides(migration.target, migration.name))
+    before, after = (
+        _present(source_check.cloned_values(source_environment)),
+        _present(source_check.cloned_values(settings)),
+    )
+    chosen = _present(source_check.cloned_values(clone_overrides(migration.target, migration.name)))
     rows = []
     for path in sorted(set(before) | set(after)):
         old, new = before.get(path), after.get(path)
@@ -115,7 +103,7 @@ def changes(migration: MigrationConfig, environment_plan: EnvironmentPlan, setti
             why = "target.airflow_version"
         elif old == new:
             why = "cloned"
-        elif path == f"AirflowConfigurationOptions.{clone_rules.PAUSED_OPTION}":
+        elif path == f"AirflowConfigurationOptions.{mwaa_limits.PAUSED_OPTION}":
             why = "DAGs start paused on the new environment; the cut-over unpauses them"
         elif not source_environment:
             why = "MWAA's default (nothing to clone from a self-managed source)"
@@ -127,6 +115,10 @@ def changes(migration: MigrationConfig, environment_plan: EnvironmentPlan, setti
             why = "adapted by the clone: see warnings"
         rows.append({"setting": path, "source": old, "new": new, "why": why})
     return rows
+
+
+def _present(values: dict[str, object]) -> dict[str, object]:
+    return {path: value for path, value in values.items() if value not in (None, {"Enabled": None, "LogLevel": None})}
 
 
 def main(argv: list[str] | None = None) -> int:

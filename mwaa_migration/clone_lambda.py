@@ -14,7 +14,8 @@ if str(CLONE_SETTINGS_DIR) not in sys.path:
     sys.path.insert(0, str(CLONE_SETTINGS_DIR))
 
 import clone_rules  # noqa: E402
+import mwaa_limits  # noqa: E402
 import sensitive_options  # noqa: E402
 import source_check  # noqa: E402
 
-__all__ = ["CLONE_SETTINGS_DIR", "clone_rules", "sensitive_options", "source_check"]
+__all__ = ["CLONE_SETTINGS_DIR", "clone_rules", "mwaa_limits", "sensitive_options", "source_check"]

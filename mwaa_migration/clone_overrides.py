@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mwaa_migration.clone_lambda import clone_rules
+from mwaa_migration.clone_lambda import mwaa_limits
 from mwaa_migration.config import LOG_MODULES, TargetConfig
 
 MARKER_TAG = "mwaa-migration"
 # The migration file's logging module names and the API's, both listed in the same order.
-LOG_MODULE_PROPERTIES = dict(zip(LOG_MODULES, clone_rules.LOG_MODULES, strict=True))
+LOG_MODULE_PROPERTIES = dict(zip(LOG_MODULES, mwaa_limits.LOG_MODULES, strict=True))
 
 
 def marker_tags(target: TargetConfig, migration_name: str) -> dict[str, str]:

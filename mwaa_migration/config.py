@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mwaa_migration import snapshot
 from mwaa_migration.airflow_versions import MWAA_TARGET_VERSIONS, version_key
-from mwaa_migration.clone_lambda import clone_rules
+from mwaa_migration.clone_lambda import clone_rules, mwaa_limits
 
 if TYPE_CHECKING:
     from mwaa_migration.environment_plan import EnvironmentPlan
@@ -25,13 +25,13 @@ DEFAULT_MIGRATION = "example"
 
 # What MWAA accepts comes from the clone's rules, which check the same settings at deploy time: a file that
 # passes here is not refused there.
-ENVIRONMENT_CLASSES = clone_rules.ENVIRONMENT_CLASSES
-WEBSERVER_ACCESS_MODES = clone_rules.WEBSERVER_ACCESS_MODES
-ENDPOINT_MANAGEMENT = clone_rules.ENDPOINT_MANAGEMENT
-LOG_SETTINGS = ("DISABLED", *clone_rules.LOG_LEVELS)
-MAX_SCHEDULERS = clone_rules.MAX_SCHEDULERS
-MAX_WEBSERVERS = clone_rules.MAX_WEBSERVERS
-MAX_TAGS = clone_rules.MAX_TAGS
+ENVIRONMENT_CLASSES = mwaa_limits.ENVIRONMENT_CLASSES
+WEBSERVER_ACCESS_MODES = mwaa_limits.WEBSERVER_ACCESS_MODES
+ENDPOINT_MANAGEMENT = mwaa_limits.ENDPOINT_MANAGEMENT
+LOG_SETTINGS = ("DISABLED", *mwaa_limits.LOG_LEVELS)
+MAX_SCHEDULERS = mwaa_limits.MAX_SCHEDULERS
+MAX_WEBSERVERS = mwaa_limits.MAX_WEBSERVERS
+MAX_TAGS = mwaa_limits.MAX_TAGS
 
 SOURCE_KINDS = ("mwaa", "self-managed")
 WORKER_REPLACEMENT_STRATEGIES = ("FORCED", "GRACEFUL")
@@ -39,7 +39,7 @@ LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 # The worker maximum is a service quota, 25 by default; larger values need a quota increase first.
 MAX_WORKERS_LIMIT = 25
 
-ENVIRONMENT_NAME_RE = clone_rules.ENVIRONMENT_NAME_RE
+ENVIRONMENT_NAME_RE = mwaa_limits.ENVIRONMENT_NAME_RE
 ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$")
 BUCKET_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:s3:::[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 KMS_KEY_ARN_RE = re.compile(
@@ -360,7 +360,7 @@ class _Reader:
         value = table.get(path.rsplit(".", 1)[-1])
         if value is None:
             return None
-        count = clone_rules.accepted_range(low, high)
+        count = mwaa_limits.accepted_range(low, high)
         if not isinstance(value, list) or not low <= len(value) <= high:
             self.problem(path, f"must be a list of {count} {expected}, got {_describe(value)}")
             return None
@@ -568,7 +568,7 @@ def _parse_target(reader: _Reader, table: Mapping[str, Any]) -> TargetConfig | N
         weekly_maintenance_window_start=s(
             table,
             "target.weekly_maintenance_window_start",
-            pattern=clone_rules.MAINTENANCE_WINDOW_RE,
+            pattern=mwaa_limits.MAINTENANCE_WINDOW_RE,
             expected="DAY:HH:MM in UTC, DAY one of MON..SUN, HH 00-23, MM 00 or 30, such as SUN:03:30",
         ),
         endpoint_management=s(table, "target.endpoint_management", allowed=ENDPOINT_MANAGEMENT),
@@ -613,14 +613,14 @@ def _kms_key(reader: _Reader, table: Mapping[str, Any]) -> str | None:
         table,
         "target.kms_key",
         expected=f"a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<uuid> (an alias can't scope an "
-        f"IAM policy), or {clone_rules.AWS_OWNED_KEY!r}",
+        f"IAM policy), or {mwaa_limits.AWS_OWNED_KEY!r}",
     )
-    if value is None or value == clone_rules.AWS_OWNED_KEY or KMS_KEY_ARN_RE.fullmatch(value):
+    if value is None or value == mwaa_limits.AWS_OWNED_KEY or KMS_KEY_ARN_RE.fullmatch(value):
         return value
     reader.problem(
         "target.kms_key",
         f"{value!r} is not valid; expected a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<uuid> "
-        f"(an alias can't scope an IAM policy), or {clone_rules.AWS_OWNED_KEY!r}",
+        f"(an alias can't scope an IAM policy), or {mwaa_limits.AWS_OWNED_KEY!r}",
     )
     return None
 
@@ -691,7 +691,7 @@ def _string_map(
 
 
 def _option_problem(key: str, value: str) -> str | None:
-    problem = clone_rules.option_problem(key, value)
+    problem = mwaa_limits.option_problem(key, value)
     if problem is None and "." not in key:
         return "the key must be lowercase section.option, with the section"
     return problem
@@ -702,7 +702,7 @@ def _parse_options(reader: _Reader, raw: object) -> dict[str, str]:
 
 
 def _parse_tags(reader: _Reader, raw: object) -> dict[str, str]:
-    tags = _string_map(reader, raw, "target.tags", clone_rules.tag_problem)
+    tags = _string_map(reader, raw, "target.tags", mwaa_limits.tag_problem)
     # One tag is reserved for the app's own marker on the environment.
     if len(tags) > MAX_TAGS - 1:
         reader.problem("target.tags", f"at most {MAX_TAGS - 1} tags (MWAA allows {MAX_TAGS}; the app adds one)")
@@ -725,13 +725,13 @@ def _check_against_mwaa(reader: _Reader, target: TargetConfig, source_kind: Sour
             reader.problem(f"target.{low_key}", f"{low} is more than target.{high_key} = {high}; min must be <= max")
     mode = target.webserver_access_mode
     if mode is not None and target.airflow_version in MWAA_TARGET_VERSIONS:
-        problem = clone_rules.access_mode_problem(mode, target.airflow_version)
+        problem = mwaa_limits.access_mode_problem(mode, target.airflow_version)
         if problem:
             reader.problem("target.webserver_access_mode", problem)
     # Counts depend on the class; an MWAA source's class is only known at deploy time unless the file sets it.
     environment_class = target.environment_class
     if environment_class is None and source_kind == "self-managed":
-        environment_class = clone_rules.DEFAULT_ENVIRONMENT_CLASS
+        environment_class = mwaa_limits.DEFAULT_ENVIRONMENT_CLASS
     if environment_class is None or target.airflow_version not in MWAA_TARGET_VERSIONS:
         return
     bounds = clone_rules.sizing_bounds(environment_class, target.airflow_version)
@@ -740,7 +740,7 @@ def _check_against_mwaa(reader: _Reader, target: TargetConfig, source_kind: Sour
         low, high = bounds[field_name]
         if value is None or (value >= low and (high is None or value <= high)):
             continue
-        accepted = clone_rules.accepted_range(low, high)
+        accepted = mwaa_limits.accepted_range(low, high)
         reader.problem(
             f"target.{key}", f"{environment_class} on Airflow {target.airflow_version} accepts {accepted}; got {value}"
         )

@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mwaa_migration.clone_lambda import clone_rules, source_check
+from mwaa_migration.clone_lambda import clone_rules, mwaa_limits, source_check
 from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
 from mwaa_migration.secrets_access import SecretReads, secret_reads
 
 if TYPE_CHECKING:
     from mwaa_migration.config import MigrationConfig, TargetConfig
 
-SCALAR_SETTINGS = ("EnvironmentClass", *clone_rules.SIZING_FIELDS, "WebserverAccessMode", "EndpointManagement")
+SCALAR_SETTINGS = ("EnvironmentClass", *mwaa_limits.SIZING_FIELDS, "WebserverAccessMode", "EndpointManagement")
 
 
 @dataclass(frozen=True)
@@ -62,15 +62,13 @@ def _self_managed_settings(target: TargetConfig, migration_name: str, warnings: 
     if target.weekly_maintenance_window_start is not None:
         settings["WeeklyMaintenanceWindowStart"] = target.weekly_maintenance_window_start
     settings["NetworkConfiguration"] = overrides["NetworkConfiguration"]  # required for this kind
-    settings["LoggingConfiguration"] = {
-        LOG_MODULE_PROPERTIES[module]: module_logging(level) for module, level in target.logging.items()
-    }
-    settings["LoggingConfiguration"] = {**defaults["LoggingConfiguration"], **settings["LoggingConfiguration"]}
+    chosen_logging = {LOG_MODULE_PROPERTIES[module]: module_logging(level) for module, level in target.logging.items()}
+    settings["LoggingConfiguration"] = {**defaults["LoggingConfiguration"], **chosen_logging}
     settings["AirflowConfigurationOptions"] = clone_rules.final_options(
         {}, target.airflow_configuration_options, warnings
     )
     settings["Tags"] = marker_tags(target, migration_name)
-    if target.kms_key not in (None, clone_rules.AWS_OWNED_KEY):
+    if target.kms_key not in (None, mwaa_limits.AWS_OWNED_KEY):
         settings["KmsKey"] = target.kms_key
     return settings
 

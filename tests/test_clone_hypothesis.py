@@ -20,9 +20,11 @@ from typing import Any, cast
 
 from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
 from botocore.validate import ParamValidator
-from clone_rules import SIZING_FIELDS, CloneRefused, CloneRequest, clone_settings, parse_overrides
+from clone_request import parse_overrides
+from clone_rules import CloneRefused, CloneRequest, clone_settings
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from mwaa_limits import SIZING_FIELDS
 
 from tests.clone_fixtures import (
     CLONED_FIELDS,

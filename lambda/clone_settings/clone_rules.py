@@ -3,256 +3,49 @@
 No AWS calls and no I/O: synth and plan.py run exactly this code on the committed snapshot, so the template a
 reviewer reads is what plan.py explains. Whatever can't become a valid setting raises CloneRefused with one line
 that says what to do; whatever is adapted on the way (defaults, clamps, translations, drops) becomes a warning.
+What MWAA accepts is in mwaa_limits, the request in clone_request; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, Final
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from clone_request import CloneRequest as CloneRequest  # the clone's input: part of its interface
+from clone_request import parse_overrides
 from config_translation import parse_version, translate_options
+from mwaa_limits import (
+    ALLOWED_CHOICES,
+    AWS_OWNED_KEY,
+    DEFAULT_CHOICES,
+    DEFAULT_ENVIRONMENT_CLASS,
+    DEFAULT_LOG_LEVEL,
+    DEFAULT_LOGS_ENABLED,
+    DEFAULT_MAINTENANCE_WINDOW,
+    DEFAULT_MAX_WORKERS,
+    ENVIRONMENT_CLASSES,
+    FILE_KEYS,
+    KMS_KEY_ARN_RE,
+    LOG_LEVELS,
+    LOG_MODULES,
+    MAINTENANCE_WINDOW_RE,
+    MAX_SCHEDULERS,
+    MAX_TAGS,
+    MAX_WEBSERVERS,
+    NOT_SETTABLE,
+    PAUSED_OPTION,
+    SECURITY_GROUP_ID_RE,
+    SIZING_FIELDS,
+    SUBNET_ID_RE,
+    accepted_range,
+    access_mode_problem,
+    option_problem,
+    tag_problem,
+)
+from mwaa_limits import CloneRefused as CloneRefused  # raised by the clone: part of its interface
 from sensitive_options import is_sensitive
-
-
-class CloneRefused(Exception):  # noqa: N818 - the name is the contract plan.py and the stack code use
-    """The clone can't produce valid settings; str() is one line that says what to do."""
-
-
-# -----------------------------------------------------------------------------------------------------------
-# What MWAA accepts (CreateEnvironment in the MWAA API reference, and botocore's MWAA model)
-
-ENVIRONMENT_CLASSES: Final = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
-WEBSERVER_ACCESS_MODES: Final = ("PRIVATE_ONLY", "PUBLIC_ONLY", "PUBLIC_AND_PRIVATE")
-ENDPOINT_MANAGEMENT: Final = ("SERVICE", "CUSTOMER")
-LOG_LEVELS: Final = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-LOG_MODULES: Final = ("DagProcessingLogs", "SchedulerLogs", "TaskLogs", "WebserverLogs", "WorkerLogs")
-SIZING_FIELDS: Final = ("MinWorkers", "MaxWorkers", "Schedulers", "MinWebservers", "MaxWebservers")
-CHOICE_FIELDS: Final = ("WebserverAccessMode", "WeeklyMaintenanceWindowStart", "EndpointManagement")
-
-MAINTENANCE_WINDOW_RE: Final = re.compile(r"(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)")
-CONFIG_KEY_RE: Final = re.compile(r"[a-z]+([a-z0-9._]*[a-z0-9_]+)?")
-SUBNET_ID_RE: Final = re.compile(r"subnet-[a-zA-Z0-9\-._]+")
-SECURITY_GROUP_ID_RE: Final = re.compile(r"sg-[a-zA-Z0-9\-._]+")
-ENVIRONMENT_NAME_RE: Final = re.compile(r"[a-zA-Z][0-9a-zA-Z_-]{0,79}")
-REGION_RE: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
-CONFIG_KEY_MAX: Final = 64
-CONFIG_VALUE_MAX: Final = 65536
-TAG_KEY_MAX: Final = 128
-TAG_VALUE_MAX: Final = 256
-MAX_TAGS: Final = 50
-MAX_SCHEDULERS: Final = 5
-MAX_WEBSERVERS: Final = 5
-# PUBLIC_AND_PRIVATE exists only from Airflow 3.2 (WebserverAccessMode in the MWAA API reference).
-PUBLIC_AND_PRIVATE_SINCE: Final = (3, 2, 0, 0)
-
-# Used when the source doesn't report a field. Sources: the MWAA API reference for CreateEnvironment
-# (Schedulers, MinWebservers and MaxWebservers default to 2, or 1 on mw1.micro; Airflow 1 runs 1 scheduler;
-# EnvironmentClass mw1.small); the Terraform aws_mwaa_environment docs for what the API applies when a field
-# is left out (MinWorkers 1, MaxWorkers 10, WebserverAccessMode PRIVATE_ONLY, task logs on at INFO and the
-# other modules off); mw1.micro runs one combined scheduler and worker, so its worker counts are 1.
-DEFAULT_ENVIRONMENT_CLASS: Final = "mw1.small"
-DEFAULT_CHOICES: Final = MappingProxyType({"WebserverAccessMode": "PRIVATE_ONLY", "EndpointManagement": "SERVICE"})
-DEFAULT_MAX_WORKERS: Final = 10
-DEFAULT_LOG_LEVEL: Final = "INFO"
-DEFAULT_LOGS_ENABLED: Final = frozenset({"TaskLogs"})
-# MWAA documents no fixed default window (it assigns one), so the clone picks one and says so.
-DEFAULT_MAINTENANCE_WINDOW: Final = "SUN:03:00"
-
-# Where each setting lives in the migration file, so a refusal can name the key to edit.
-FILE_KEYS: Final = MappingProxyType(
-    {
-        "EnvironmentClass": "target.environment_class",
-        "MinWorkers": "target.min_workers",
-        "MaxWorkers": "target.max_workers",
-        "Schedulers": "target.schedulers",
-        "MinWebservers": "target.min_webservers",
-        "MaxWebservers": "target.max_webservers",
-        "WebserverAccessMode": "target.webserver_access_mode",
-        "WeeklyMaintenanceWindowStart": "target.weekly_maintenance_window_start",
-        "EndpointManagement": "target.endpoint_management",
-        "SubnetIds": "target.network.subnet_ids",
-        "SecurityGroupIds": "target.network.security_group_ids",
-        "DagProcessingLogs": "target.logging.dag_processing",
-        "SchedulerLogs": "target.logging.scheduler",
-        "TaskLogs": "target.logging.task",
-        "WebserverLogs": "target.logging.webserver",
-        "WorkerLogs": "target.logging.worker",
-        "AirflowConfigurationOptions": "[target.airflow_configuration_options]",
-        "Tags": "[target.tags]",
-        "KmsKey": "target.kms_key",
-        "DropOptions": "target.drop_options",
-    }
-)
-
-KMS_KEY_ARN_RE: Final = re.compile(
-    r"arn:aws(-[a-z]+)?:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-)
-# The migration file's word for "no customer key" (KmsKey left out), to stop a source's customer key carrying over.
-AWS_OWNED_KEY: Final = "aws-owned"
-# A new environment's DAGs must start paused: the old environment still runs them until the cut-over.
-PAUSED_OPTION: Final = "core.dags_are_paused_at_creation"
-# In GetEnvironment, not settable through AWS::MWAA::Environment: carried over only by hand.
-NOT_SETTABLE: Final = ("Teams", "IdentityCenterConfiguration")
-
-
-# -----------------------------------------------------------------------------------------------------------
-# The request: which source, which target, and what the migration file sets
-
-
-@dataclass(frozen=True)
-class CloneRequest:
-    source_environment_name: str
-    source_region: str
-    target_environment_name: str
-    # None at synth: the stack is region-agnostic, and template rules check what depends on the region.
-    target_region: str | None
-    target_airflow_version: str
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-
-
-def parse_overrides(raw: object) -> dict[str, Any]:
-    """What the migration file sets (a mapping, or its JSON) as typed values, or CloneRefused."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as error:
-            raise CloneRefused(f"the Overrides property is not valid JSON ({error}); the stack must fix it") from None
-    if not isinstance(raw, Mapping):
-        raise CloneRefused("the Overrides property must be a JSON object; the stack must fix it")
-    overrides: dict[str, Any] = {}
-    for key, value in raw.items():
-        parser = _OVERRIDE_PARSERS.get(key)
-        if parser is None:
-            raise CloneRefused(
-                f"the Overrides property has an unknown field {key!r}; allowed: {', '.join(_OVERRIDE_PARSERS)}"
-            )
-        overrides[key] = parser(key, value)
-    return overrides
-
-
-def _override_int(key: str, value: object) -> int:
-    # CloudFormation stringifies numbers inside properties, so "5" is as good as 5.
-    if isinstance(value, str) and value.isdecimal():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise CloneRefused(f"{FILE_KEYS[key]} must be a whole number, got {value!r}")
-
-
-def _override_bool(key: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise CloneRefused(f"{key} must be true or false, got {value!r}; the stack must fix it")
-
-
-def _override_str(key: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise CloneRefused(f"{FILE_KEYS[key]} must be a string, got {value!r}")
-    return value
-
-
-_ALLOWED_CHOICES: Final = MappingProxyType(
-    {
-        "EnvironmentClass": ENVIRONMENT_CLASSES,
-        "WebserverAccessMode": WEBSERVER_ACCESS_MODES,
-        "EndpointManagement": ENDPOINT_MANAGEMENT,
-    }
-)
-
-
-def _override_choice(key: str, value: object) -> str:
-    text = _override_str(key, value)
-    allowed = _ALLOWED_CHOICES.get(key)
-    if allowed is not None and text not in allowed:
-        raise CloneRefused(f"{FILE_KEYS[key]} = {text!r} is not allowed; use one of: {', '.join(allowed)}")
-    if key == "WeeklyMaintenanceWindowStart" and not MAINTENANCE_WINDOW_RE.fullmatch(text):
-        raise CloneRefused(
-            f"{FILE_KEYS[key]} = {text!r} is not valid; use DAY:HH:MM in UTC, MM 00 or 30, such as SUN:03:30"
-        )
-    return text
-
-
-def _override_kms_key(key: str, value: object) -> str:
-    text = _override_str(key, value)
-    if text != AWS_OWNED_KEY and not KMS_KEY_ARN_RE.fullmatch(text):
-        raise CloneRefused(f"{FILE_KEYS[key]} = {text!r} is not a KMS key ARN or {AWS_OWNED_KEY!r}")
-    return text
-
-
-def _override_drops(key: str, value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise CloneRefused(f"{FILE_KEYS[key]} must be a list of option names such as smtp.smtp_password")
-    return list(value)
-
-
-def _override_network(key: str, value: object) -> dict[str, list[str]]:
-    if not isinstance(value, Mapping) or not set(value) <= {"SubnetIds", "SecurityGroupIds"}:
-        raise CloneRefused("the NetworkConfiguration override may hold only SubnetIds and SecurityGroupIds")
-    network: dict[str, list[str]] = {}
-    for name, ids in value.items():
-        if not isinstance(ids, list) or not all(isinstance(item, str) for item in ids):
-            raise CloneRefused(f"{FILE_KEYS[name]} must be a list of strings")
-        network[name] = list(ids)
-    return network
-
-
-def _override_logging(key: str, value: object) -> dict[str, dict[str, Any]]:
-    if not isinstance(value, Mapping) or not set(value) <= set(LOG_MODULES):
-        raise CloneRefused(f"the LoggingConfiguration override may hold only {', '.join(LOG_MODULES)}")
-    logging: dict[str, dict[str, Any]] = {}
-    for module, settings in value.items():
-        if not isinstance(settings, Mapping) or not set(settings) <= {"Enabled", "LogLevel"}:
-            raise CloneRefused(f"{FILE_KEYS[module]}: the override may hold only Enabled and LogLevel")
-        parsed: dict[str, Any] = {}
-        if "Enabled" in settings:
-            parsed["Enabled"] = _override_bool(f"{module}.Enabled", settings["Enabled"])
-        if "LogLevel" in settings:
-            level = settings["LogLevel"]
-            if level not in LOG_LEVELS:
-                raise CloneRefused(
-                    f"{FILE_KEYS[module]} = {level!r} is not allowed; use DISABLED or one of: {', '.join(LOG_LEVELS)}"
-                )
-            parsed["LogLevel"] = level
-        logging[module] = parsed
-    return logging
-
-
-def _override_string_map(key: str, value: object, problem_of: Callable[[str, str], str | None]) -> dict[str, str]:
-    """Options or tags: strings to strings, each entry one MWAA accepts (`problem_of` says why not)."""
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise CloneRefused(f"{FILE_KEYS[key]} must map strings to strings")
-    for name, text in value.items():
-        problem = problem_of(name, text)
-        if problem:
-            raise CloneRefused(f'{FILE_KEYS[key]} "{name}": {problem}')
-    return dict(value)
-
-
-_OVERRIDE_PARSERS: Final[Mapping[str, Callable[[str, object], object]]] = MappingProxyType(
-    {
-        "EnvironmentClass": _override_choice,
-        **dict.fromkeys(SIZING_FIELDS, _override_int),
-        **dict.fromkeys(CHOICE_FIELDS, _override_choice),
-        "NetworkConfiguration": _override_network,
-        "LoggingConfiguration": _override_logging,
-        # Late-bound: the problem checks are defined below, with the rest of the options and tags rules.
-        "AirflowConfigurationOptions": lambda key, value: _override_string_map(key, value, option_problem),
-        "Tags": lambda key, value: _override_string_map(key, value, tag_problem),
-        "KmsKey": _override_kms_key,
-        "DropOptions": _override_drops,
-    }
-)
-
-
-# -----------------------------------------------------------------------------------------------------------
-# The clone
 
 
 @dataclass(frozen=True)
@@ -471,13 +264,6 @@ def _check_override_bounds(name: str, value: int, bounds: _Bounds, where: str) -
     raise CloneRefused(f"{FILE_KEYS[name]} = {value} is not valid for {where}; MWAA accepts {accepted}")
 
 
-def accepted_range(low: int, high: int | None) -> str:
-    """A count MWAA accepts, in words: "exactly 1", "2 to 5", or "at least 1" when only a quota caps it."""
-    if high is None:
-        return f"at least {low}"
-    return f"exactly {low}" if low == high else f"{low} to {high}"
-
-
 def _clamp(name: str, value: int, bounds: _Bounds, where: str, warnings: list[str]) -> int:
     clamped = max(value, bounds.low)
     if bounds.high is not None:
@@ -513,23 +299,13 @@ def _choice(environment: Mapping[str, Any], overrides: Mapping[str, Any], name: 
     if value is None:
         warnings.append(f"The source reports no {name}; using {DEFAULT_CHOICES[name]}, MWAA's default.")
         return DEFAULT_CHOICES[name]
-    allowed = _ALLOWED_CHOICES[name]
+    allowed = ALLOWED_CHOICES[name]
     if value not in allowed:
         raise CloneRefused(
             f"the source's {name} {value!r} is not one of {', '.join(allowed)}; "
             f"set {FILE_KEYS[name]} in the migration file"
         )
     return str(value)
-
-
-def access_mode_problem(mode: str, target_airflow_version: str) -> str | None:
-    """Why MWAA would reject this WebserverAccessMode for the target version, or None."""
-    if mode == "PUBLIC_AND_PRIVATE" and parse_version(target_airflow_version) < PUBLIC_AND_PRIVATE_SINCE:
-        return (
-            f"PUBLIC_AND_PRIVATE needs Airflow 3.2 or later and the target is {target_airflow_version}; "
-            "use PRIVATE_ONLY or PUBLIC_ONLY"
-        )
-    return None
 
 
 def _maintenance_window(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]) -> str:
@@ -628,15 +404,6 @@ def _logging(
 # --- configuration options and tags --------------------------------------------------------------------------
 
 
-def option_problem(key: str, value: str) -> str | None:
-    """Why MWAA would reject this configuration option, or None. Never quotes the value: it may be secret."""
-    if len(key) > CONFIG_KEY_MAX or not CONFIG_KEY_RE.fullmatch(key):
-        return f"the key must be lowercase section.option, at most {CONFIG_KEY_MAX} characters"
-    if not 1 <= len(value) <= CONFIG_VALUE_MAX or not all(" " <= ch <= "~" for ch in value):
-        return f"the value must be 1 to {CONFIG_VALUE_MAX} printable ASCII characters"
-    return None
-
-
 def _options(
     environment: Mapping[str, Any],
     overrides: Mapping[str, Any],
@@ -705,25 +472,6 @@ def final_options(cloned: Mapping[str, str], chosen: Mapping[str, str], warnings
         )
     options[PAUSED_OPTION] = "True"
     return dict(sorted(options.items()))
-
-
-def tag_problem(key: str, value: str) -> str | None:
-    """Why MWAA would reject this tag, or None (TagKey and TagValue in the MWAA API reference)."""
-    if key.lower().startswith("aws:"):
-        return "keys starting with aws: are reserved by AWS; rename it"
-    if not 1 <= len(key) <= TAG_KEY_MAX or not _is_tag_text(key):
-        return f"the key must be 1 to {TAG_KEY_MAX} letters, digits, spaces or _ . : / = + - @"
-    if not 1 <= len(value) <= TAG_VALUE_MAX or not _is_tag_text(value):
-        return f"the value must be 1 to {TAG_VALUE_MAX} letters, digits, spaces or _ . : / = + - @"
-    return None
-
-
-_TAG_PUNCTUATION: Final = frozenset("_.:/=+-@")
-
-
-def _is_tag_text(text: str) -> bool:
-    # The API's pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]*: Unicode letters, separators, numbers and that punctuation.
-    return all(ch in _TAG_PUNCTUATION or unicodedata.category(ch)[0] in "LZN" for ch in text)
 
 
 def _tags(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]) -> dict[str, str]:

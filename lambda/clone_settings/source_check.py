@@ -14,23 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from clone_rules import LOG_MODULES
+from mwaa_limits import CHOICE_FIELDS, LOG_MODULES, SIZING_FIELDS
 from sensitive_options import mask_environment
 
 # What the clone reads from GetEnvironment (besides Status, checked on its own).
-SCALAR_FIELDS: Final = (
-    "AirflowVersion",
-    "EnvironmentClass",
-    "MinWorkers",
-    "MaxWorkers",
-    "Schedulers",
-    "MinWebservers",
-    "MaxWebservers",
-    "WebserverAccessMode",
-    "WeeklyMaintenanceWindowStart",
-    "EndpointManagement",
-    "KmsKey",
-)
+SCALAR_FIELDS: Final = ("AirflowVersion", "EnvironmentClass", *SIZING_FIELDS, *CHOICE_FIELDS, "KmsKey")
 MAP_FIELDS: Final = ("AirflowConfigurationOptions", "Tags")
 
 
@@ -43,23 +31,31 @@ def _digest(value: object) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def fingerprints(environment: Mapping[str, Any]) -> dict[str, str]:
-    """A digest per field the clone reads, keyed by its path, e.g. `AirflowConfigurationOptions.core.x`."""
-    masked = mask_environment(environment)
-    values: dict[str, object] = {name: masked.get(name) for name in SCALAR_FIELDS}
-    network = masked.get("NetworkConfiguration") or {}
+def cloned_values(environment: Mapping[str, Any]) -> dict[str, object]:
+    """What the clone reads, one entry per field, module, option and tag, keyed by a path such as
+    `AirflowConfigurationOptions.core.x` (the same paths for a GetEnvironment and for the new settings)."""
+    values: dict[str, object] = {name: environment.get(name) for name in SCALAR_FIELDS}
+    network = environment.get("NetworkConfiguration") or {}
     for name in ("SubnetIds", "SecurityGroupIds"):
         values[f"NetworkConfiguration.{name}"] = network.get(name)
-    logging = masked.get("LoggingConfiguration") or {}
+    logging = environment.get("LoggingConfiguration") or {}
     for module in LOG_MODULES:
         settings = logging.get(module) or {}
-        values[f"LoggingConfiguration.{module}"] = [settings.get("Enabled"), settings.get("LogLevel")]
+        values[f"LoggingConfiguration.{module}"] = {
+            "Enabled": settings.get("Enabled"),
+            "LogLevel": settings.get("LogLevel"),
+        }
     for field in MAP_FIELDS:
-        for key, value in (masked.get(field) or {}).items():
+        for key, value in (environment.get(field) or {}).items():
             # aws: tags belong to whoever set them (CloudFormation, say); the clone never reads them.
             if not (field == "Tags" and str(key).lower().startswith("aws:")):
                 values[f"{field}.{key}"] = value
-    return {path: _digest(value) for path, value in sorted(values.items())}
+    return values
+
+
+def fingerprints(environment: Mapping[str, Any]) -> dict[str, str]:
+    """A digest of each cloned value, sensitive ones masked first: what the template may carry."""
+    return {path: _digest(value) for path, value in sorted(cloned_values(mask_environment(environment)).items())}
 
 
 def differences(expected: Mapping[str, str], live: Mapping[str, str]) -> list[str]:
