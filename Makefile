@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 # jsii warns on every start that Node 20 (what this machine has) is end of life; the value lists major versions.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: synth test lint typecheck unit benchmark clean
+.PHONY: synth test lint typecheck unit benchmark schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ unit: $(VENV)/.dev node_modules/.installed
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# The migration file's JSON schema, from the pydantic models; editors read it through `#:schema`.
+schema: $(VENV)/.runtime
+	$(BIN)/python -m mwaa_migration.migration_file
 
 benchmark: $(VENV)/.dev
 	$(BIN)/python benchmarks/synth_benchmark.py

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mwaa_migration.clone_lambda import mwaa_limits
-from mwaa_migration.config import LOG_MODULES, TargetConfig
+from mwaa_migration.migration_config import LOG_MODULES, TargetConfig
 
 MARKER_TAG = "mwaa-migration"
 # The migration file's logging module names and the API's, both listed in the same order.

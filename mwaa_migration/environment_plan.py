@@ -14,7 +14,7 @@ from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_override
 from mwaa_migration.secrets_access import SecretReads, secret_reads
 
 if TYPE_CHECKING:
-    from mwaa_migration.config import MigrationConfig, TargetConfig
+    from mwaa_migration.migration_config import MigrationConfig, TargetConfig
 
 SCALAR_SETTINGS = ("EnvironmentClass", *mwaa_limits.SIZING_FIELDS, "WebserverAccessMode", "EndpointManagement")
 

@@ -559,6 +559,27 @@ def test_bad_input_names_key_path_and_allowed_values(tmp_path: Path, case: Bad) 
     assert message.startswith(f"{path}: 1 problem(s)")
 
 
+def test_a_misspelt_key_gets_the_closest_allowed_one(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, tgt_line("max_worker = 2") + "\n[source.extra]\nx = 1\n"))
+
+    assert sorted(error.problems) == [
+        "source.extra: unknown key; allowed keys in [source]: kind, environment_name, execution_role_arn, region, "
+        "airflow_version, snapshot",
+        "target.max_worker: unknown key; did you mean max_workers? allowed keys in [target]: environment_name, "
+        "airflow_version, environment_class, min_workers, max_workers, schedulers, min_webservers, max_webservers, "
+        "webserver_access_mode, weekly_maintenance_window_start, endpoint_management, worker_replacement_strategy, "
+        "kms_key, execution_role_arn, source_bucket_arn, dag_s3_path, plugins_s3_path, requirements_s3_path, "
+        "startup_script_s3_path, drop_options, execution_role_policy_arns, network, logging, "
+        "airflow_configuration_options, tags",
+    ]
+
+
+def test_a_missing_table_names_the_keys_it_needs(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, MWAA.split("[target]")[0]))
+
+    assert error.problems == ["target: missing table [target]; it needs environment_name and airflow_version"]
+
+
 def test_bad_case_ids_are_unique() -> None:
     assert len({case.id for case in BAD_CASES}) == len(BAD_CASES) >= 40
 

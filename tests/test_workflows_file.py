@@ -116,7 +116,10 @@ def test_no_section_deploys_nothing(folder: Path) -> None:
         ('startup_script = "wf/none.sh"', "workflows.startup_script: 'wf/none.sh' is not a startup script file"),
         ('dags = "/srv/dags"', "workflows.dags: '/srv/dags' must be relative to the migration file"),
         ("dags = 3", "workflows.dags: must be a string (a path to a DAG folder, relative to the migration file)"),
-        ('dag = "wf/dags"', "workflows.dag: unknown key; allowed keys in [workflows]: dags, requirements, plugins, "),
+        (
+            'dag = "wf/dags"',
+            "workflows.dag: unknown key; did you mean dags? allowed keys in [workflows]: dags, requirements, ",
+        ),
         ('allow_existing_bucket = "yes"', "workflows.allow_existing_bucket: must be true or false, got 'yes'"),
     ],
 )
