@@ -14,14 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mwaa_migration.clone_lambda import clone_rules, mwaa_limits, sensitive_options, source_check
+from mwaa_migration import snapshot
+from mwaa_migration.clone_lambda import clone_rules, mwaa_limits, source_check
 from mwaa_migration.clone_overrides import clone_overrides
-from mwaa_migration.config import MigrationConfig, MigrationFileError, load_migrations
-from mwaa_migration.environment_plan import EnvironmentPlan, plan_environment
+from mwaa_migration.config import MigrationConfig, MigrationFileError, load_migration, resolve_migration_paths
+from mwaa_migration.environment_plan import EnvironmentPlan
 
 CREATED = "created-by-the-stack"
 WRITTEN = "written-by-the-deployment"
@@ -36,28 +36,18 @@ def read_source(path: Path) -> dict[str, Any]:
         document = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise PlanError(f"--source {path}: not a readable JSON file ({error})") from None
-    environment = document.get("Environment", document) if isinstance(document, dict) else None
-    if not isinstance(environment, dict) or "Arn" not in environment:
-        raise PlanError(f"--source {path}: expected the output of `aws mwaa get-environment` (an Environment object)")
-    return sensitive_options.mask_environment(environment)
+    if not isinstance(document, dict):
+        raise PlanError(f"--source {path}: expected the output of `aws mwaa get-environment`")
+    # Masked first, as snapshot.py would save it: the plan then refuses what synth would.
+    environment = document.get("Environment", document)
+    return snapshot.snapshot_document(environment if isinstance(environment, dict) else {})
 
 
-def plan(migration: MigrationConfig, source_environment: dict[str, Any] | None = None) -> dict[str, Any]:
+def plan(migration: MigrationConfig) -> dict[str, Any]:
     source, target = migration.source, migration.target
-    if source_environment is not None:
-        if source.kind != "mwaa":
-            raise PlanError(f"{migration.path.name}: source.kind is self-managed; there is no environment to clone")
-        if source_environment.get("Name") != source.environment_name:
-            raise PlanError(
-                f"--source is environment {source_environment.get('Name')!r}, the migration file's source is "
-                f"{source.environment_name!r}"
-            )
-        migration = replace(migration, source=replace(source, environment=source_environment))
-        environment_plan = plan_environment(migration)
-    else:
-        assert migration.environment is not None
-        environment_plan = migration.environment
-    account = (source.account or "<account>") if source.kind == "mwaa" else "<account>"
+    assert migration.environment is not None
+    environment_plan = migration.environment
+    account = source.account or "<account>"
     settings: dict[str, Any] = {
         "Name": target.environment_name,
         "AirflowVersion": target.airflow_version,
@@ -127,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, help="another saved `aws mwaa get-environment` output to plan from")
     args = parser.parse_args(argv)
     try:
-        (migration,) = load_migrations(args.migration)
-        result = plan(migration, read_source(args.source) if args.source else None)
+        (path,) = resolve_migration_paths(args.migration)
+        document = read_source(args.source) if args.source else None
+        migration = load_migration(path, source_document=document)
+        if document is not None and migration.source.kind != "mwaa":
+            raise PlanError(f"{path.name}: source.kind is self-managed; there is no environment to clone")
+        result = plan(migration)
     except MigrationFileError as error:
         print(error, file=sys.stderr)
         return 2

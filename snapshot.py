@@ -55,6 +55,8 @@ def save(migration_path: Path, region: str | None) -> tuple[Path, list[str]]:
     source = _source_table(migration_path)
     name = str(source["environment_name"])
     named = source.get("snapshot")
+    if isinstance(named, str) and Path(named).is_absolute():
+        raise SnapshotCommandError(f"source.snapshot {named!r} must be relative to the migration file")
     target = migration_path.parent / named if isinstance(named, str) else snapshot.default_snapshot_path(migration_path)
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -73,7 +75,11 @@ def save(migration_path: Path, region: str | None) -> tuple[Path, list[str]]:
         for key, value in document["Environment"].get("AirflowConfigurationOptions", {}).items()
         if value == sensitive_options.MASKED
     )
-    target.write_text(snapshot.render(document), encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(snapshot.render(document), encoding="utf-8")
+    except OSError as error:
+        raise SnapshotCommandError(f"can't write {target}: {error.strerror}") from None
     return target, masked
 
 

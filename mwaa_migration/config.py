@@ -8,14 +8,17 @@ a file that loads is one the app can build. Nothing here touches AWS.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from mwaa_migration.clone_lambda import clone_rules
 from mwaa_migration.environment_plan import plan_environment
 from mwaa_migration.migration_config import (
     DEFAULT_S3_PATHS,
     LOG_MODULES,
+    MIGRATIONS_DIR,
     DeployedFile,
     MigrationBucketConfig,
     MigrationConfig,
@@ -30,6 +33,7 @@ from mwaa_migration.migration_reader import parse_migration
 __all__ = [
     "DEFAULT_S3_PATHS",
     "LOG_MODULES",
+    "MIGRATIONS_DIR",
     "DeployedFile",
     "MigrationBucketConfig",
     "MigrationConfig",
@@ -44,7 +48,6 @@ __all__ = [
     "resolve_migration_paths",
 ]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_MIGRATION = "example"
 
 
@@ -119,7 +122,8 @@ def _check_dag_syncs_apart(configs: list[MigrationConfig]) -> None:
         synced.append((bucket, prefix, config.path))
 
 
-def load_migration(path: Path) -> MigrationConfig:
+def load_migration(path: Path, *, source_document: Mapping[str, Any] | None = None) -> MigrationConfig:
+    """One file, read, checked and planned; `source_document` replaces its committed snapshot (plan.py)."""
     try:
         with path.open("rb") as handle:
             raw = tomllib.load(handle)
@@ -127,7 +131,7 @@ def load_migration(path: Path) -> MigrationConfig:
         raise MigrationFileError(path, [f"not valid TOML: {error}"]) from None
     except OSError as error:
         raise MigrationFileError(path, [f"cannot be read: {error.strerror}"]) from None
-    config = parse_migration(raw, path)
+    config = parse_migration(raw, path, source_document=source_document)
     try:
         return replace(config, environment=plan_environment(config))
     except clone_rules.CloneRefused as error:

@@ -20,6 +20,16 @@ SCALAR_SETTINGS = ("EnvironmentClass", *mwaa_limits.SIZING_FIELDS, "WebserverAcc
 
 
 @dataclass(frozen=True)
+class DeployRule:
+    """What CloudFormation must check before it creates anything: the stack is region- and account-agnostic."""
+
+    pseudo: str  # AWS::Region or AWS::AccountId
+    value: str
+    equal: bool  # must equal, or must differ
+    why: str
+
+
+@dataclass(frozen=True)
 class EnvironmentPlan:
     # CreateEnvironment field names; no name, version, role, bucket, paths or versions (the stack's own).
     settings: Mapping[str, Any]
@@ -28,6 +38,7 @@ class EnvironmentPlan:
     secret_reads: tuple[SecretReads, ...] = ()
     # MWAA source: what the deploy-time source check compares with the live environment.
     fingerprints: Mapping[str, str] | None = field(default=None)
+    deploy_rules: tuple[DeployRule, ...] = ()
 
 
 def plan_environment(migration: MigrationConfig) -> EnvironmentPlan:
@@ -51,7 +62,47 @@ def plan_environment(migration: MigrationConfig) -> EnvironmentPlan:
         warnings = []
         settings, fingerprints = _self_managed_settings(target, migration.name, warnings), None
     reads = secret_reads(settings["AirflowConfigurationOptions"], warnings)
-    return EnvironmentPlan(settings, tuple(warnings), tuple(reads), fingerprints)
+    rules = deploy_rules(migration, settings.get("KmsKey"))
+    return EnvironmentPlan(settings, tuple(warnings), tuple(reads), fingerprints, rules)
+
+
+def deploy_rules(migration: MigrationConfig, kms_key: str | None) -> tuple[DeployRule, ...]:
+    """Where the stack may be deployed; CloneRefused when no region satisfies every rule."""
+    source, target = migration.source, migration.target
+    rules: list[DeployRule] = []
+    if source.kind == "mwaa" and source.region is not None:
+        if target.network is None:
+            why = (
+                f"The network is cloned from the source, whose subnets and security groups are in {source.region}: "
+                "deploy there, or set [target.network] in the migration file."
+            )
+            rules.append(DeployRule("AWS::Region", source.region, True, why))
+        if source.environment_name == target.environment_name:
+            why = (
+                f"{target.environment_name} is the source's name in {source.region}, and MWAA names are unique per "
+                "region: deploy to another region or pick a new target.environment_name."
+            )
+            rules.append(DeployRule("AWS::Region", source.region, False, why))
+        if source.account is not None:
+            why = (
+                f"source.execution_role_arn and the source environment are in account {source.account}; deploy the "
+                "migration into that account."
+            )
+            rules.append(DeployRule("AWS::AccountId", source.account, True, why))
+    if kms_key is not None:
+        why = f"The environment's KMS key {kms_key} must be in the region the environment is deployed to."
+        rules.append(DeployRule("AWS::Region", kms_key.split(":")[3], True, why))
+    _refuse_contradictions(rules)
+    return tuple(rules)
+
+
+def _refuse_contradictions(rules: list[DeployRule]) -> None:
+    regions = [rule for rule in rules if rule.pseudo == "AWS::Region"]
+    required = {rule.value for rule in regions if rule.equal}
+    forbidden = {rule.value for rule in regions if not rule.equal}
+    if len(required) > 1 or required & forbidden:
+        reasons = " ".join(rule.why for rule in regions)
+        raise mwaa_limits.CloneRefused(f"no region can satisfy every deploy rule: {reasons}")
 
 
 def _self_managed_settings(target: TargetConfig, migration_name: str, warnings: list[str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from mwaa_migration.environment_plan import EnvironmentPlan
 
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 # Where a deployed file goes in the source bucket when the file doesn't name the target path.
 DEFAULT_S3_PATHS = {

@@ -24,6 +24,7 @@ from mwaa_migration.airflow_versions import MWAA_TARGET_VERSIONS, version_key
 from mwaa_migration.clone_lambda import clone_rules, mwaa_limits
 from mwaa_migration.migration_config import (
     DEFAULT_S3_PATHS,
+    MIGRATIONS_DIR,
     MigrationBucketConfig,
     MigrationConfig,
     MigrationFileError,
@@ -58,8 +59,11 @@ SIZING_KEYS = {
 }
 
 
-def parse_migration(raw: Mapping[str, Any], path: Path) -> MigrationConfig:
-    """Validate the raw TOML document as a whole; raise MigrationFileError listing every problem."""
+def parse_migration(
+    raw: Mapping[str, Any], path: Path, *, source_document: Mapping[str, Any] | None = None
+) -> MigrationConfig:
+    """Validate the raw TOML document as a whole; raise MigrationFileError listing every problem.
+    `source_document`: a GetEnvironment output to clone instead of the committed snapshot (plan.py --source)."""
     problems: list[str] = []
     name = path.stem
     if not MIGRATION_NAME_RE.fullmatch(name):
@@ -77,7 +81,7 @@ def parse_migration(raw: Mapping[str, Any], path: Path) -> MigrationConfig:
         tables = {name: getattr(document, name) for name in TABLES}
     problems += context["problems"]
 
-    source = _source(tables.get("source"), path, problems)
+    source = _source(tables.get("source"), path, problems, source_document)
     target = _target(tables.get("target"))
     workflows = _workflows(tables.get("workflows"), path.parent, problems)
     bucket = tables.get("migration_bucket")
@@ -153,7 +157,9 @@ def _model_at(loc: list[str]) -> type[BaseModel]:
 # --- the tables as the app's configuration -----------------------------------------------------------------------
 
 
-def _source(model: schema.Source | None, path: Path, problems: list[str]) -> SourceConfig | None:
+def _source(
+    model: schema.Source | None, path: Path, problems: list[str], document: Mapping[str, Any] | None
+) -> SourceConfig | None:
     if model is None:
         return None
     source = SourceConfig(
@@ -165,20 +171,21 @@ def _source(model: schema.Source | None, path: Path, problems: list[str]) -> Sou
     )
     if model.kind != "mwaa" or model.environment_name is None:
         return source
-    return _with_snapshot(problems, model.snapshot, path, source)
-
-
-def _with_snapshot(problems: list[str], named: str | None, path: Path, source: SourceConfig) -> SourceConfig:
-    """Read the source's committed snapshot; its ARN gives the source's region and account."""
-    if named is not None and Path(named).is_absolute():
-        problems.append(f"source.snapshot: {named!r} must be relative to the migration file, so it works in any clone")
-        return source
-    location = (path.parent / named).resolve() if named else snapshot.default_snapshot_path(path)
-    assert source.environment_name is not None
-    try:
-        environment = snapshot.read_snapshot(
-            location, environment_name=source.environment_name, migration_name=path.stem
+    if model.snapshot is not None and Path(model.snapshot).is_absolute():
+        problems.append(
+            f"source.snapshot: {model.snapshot!r} must be relative to the migration file, so it works in any clone"
         )
+        return source
+    location = (path.parent / model.snapshot).resolve() if model.snapshot else snapshot.default_snapshot_path(path)
+    # What `--migration` takes for this file, for the message that says how to save its snapshot.
+    migration = path.stem if path.resolve().parent == MIGRATIONS_DIR else str(path)
+    try:
+        if document is not None:
+            environment = snapshot.check_snapshot(
+                document, "--source", environment_name=model.environment_name, migration=migration
+            )
+        else:
+            environment = snapshot.read_snapshot(location, environment_name=model.environment_name, migration=migration)
     except snapshot.SnapshotError as error:
         problems.append(f"source.snapshot: {error}")
         return source

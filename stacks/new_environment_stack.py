@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
@@ -21,7 +21,7 @@ from constructs.source_check import SourceCheck
 from constructs.workflow_deployment import WorkflowDeployment
 from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES
 from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
-from mwaa_migration.environment_plan import EnvironmentPlan
+from mwaa_migration.environment_plan import DeployRule, EnvironmentPlan
 
 
 class NewEnvironmentStack(Stack):
@@ -128,7 +128,7 @@ class NewEnvironmentStack(Stack):
             created_security_group=created_group,
             deployed_versions=deployed_versions,
         )
-        add_deploy_rules(self, migration, kms_key=kms_key)
+        add_deploy_rules(self, plan.deploy_rules)
         environment = MwaaEnvironment(self, "Environment", settings=settings, depends_on=depends_on).environment
 
         CfnOutput(self, "EnvironmentName", value=target.environment_name, description="New MWAA environment")
@@ -212,44 +212,14 @@ def resolve_settings(
     )
 
 
-def add_deploy_rules(stack: Stack, migration: MigrationConfig, *, kms_key: str | None) -> None:
-    """Template rules for what depends on where the stack is deployed, which synth doesn't know: CloudFormation
-    checks them before it creates anything."""
-    source, target = migration.source, migration.target
-    assertions: list[CfnRuleAssertion] = []
-
-    def region_is(region: str, why: str, *, equal: bool = True) -> None:
-        condition = Fn.condition_equals(Aws.REGION, region)
-        assertions.append(
-            CfnRuleAssertion(assert_=condition if equal else Fn.condition_not(condition), assert_description=why)
-        )
-
-    if source.kind == "mwaa" and source.region is not None:
-        if target.network is None:
-            region_is(
-                source.region,
-                f"The network is cloned from the source, whose subnets and security groups are in {source.region}: "
-                "deploy there, or set [target.network] in the migration file.",
-            )
-        if source.environment_name == target.environment_name:
-            region_is(
-                source.region,
-                f"{target.environment_name} is the source's name in {source.region}, and MWAA names are unique per "
-                "region: deploy to another region or pick a new target.environment_name.",
-                equal=False,
-            )
-        if source.account is not None:
-            assertions.append(
-                CfnRuleAssertion(
-                    assert_=Fn.condition_equals(Aws.ACCOUNT_ID, source.account),
-                    assert_description=f"source.execution_role_arn and the source environment are in account "
-                    f"{source.account}; deploy the migration into that account.",
-                )
-            )
-    if kms_key is not None:
-        region_is(
-            kms_key.split(":")[3],
-            f"The environment's KMS key {kms_key} must be in the region the environment is deployed to.",
-        )
+def add_deploy_rules(stack: Stack, rules: Sequence[DeployRule]) -> None:
+    """The plan's rules on where the stack is deployed, which synth doesn't know: CloudFormation checks them before
+    it creates anything."""
+    assertions = []
+    for rule in rules:
+        pseudo = Aws.REGION if rule.pseudo == "AWS::Region" else Aws.ACCOUNT_ID
+        condition = Fn.condition_equals(pseudo, rule.value)
+        assertion = condition if rule.equal else Fn.condition_not(condition)
+        assertions.append(CfnRuleAssertion(assert_=assertion, assert_description=rule.why))
     if assertions:
         CfnRule(stack, "DeployTarget", assertions=assertions)

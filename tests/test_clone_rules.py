@@ -306,7 +306,14 @@ def test_invalid_cloned_options_and_tags_are_dropped_without_their_values() -> N
 
 
 @pytest.mark.parametrize(
-    "key", ["smtp.smtp_password", "webserver.secret_key", "database.sql_alchemy_conn", "custom.api_token"]
+    "key",
+    [
+        "smtp.smtp_password",
+        "webserver.secret_key",
+        "database.sql_alchemy_conn",
+        "core.sql_alchemy_conn",  # the name Airflow 2.0-2.2 used, which Airflow still reads
+        "custom.api_token",
+    ],
 )
 def test_a_cloned_secret_is_refused_naming_where_to_move_it(key: str) -> None:
     message = refusal("2.10.3", "2.11.0", AirflowConfigurationOptions={key: SECRET})

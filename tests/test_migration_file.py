@@ -580,6 +580,35 @@ def test_a_missing_table_names_the_keys_it_needs(tmp_path: Path) -> None:
     assert error.problems == ["target: missing table [target]; it needs environment_name and airflow_version"]
 
 
+def test_deploy_rules_no_region_can_satisfy_are_refused_at_synth(tmp_path: Path) -> None:
+    # The cloned network pins the source's region (us-east-1); the key pins another.
+    text = tgt_line('kms_key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"')
+
+    error = load_error(write(tmp_path, text))
+
+    assert len(error.problems) == 1
+    assert error.problems[0].startswith(
+        "no region can satisfy every deploy rule: The network is cloned from the source"
+    )
+    assert "must be in the region the environment is deployed to" in error.problems[0]
+
+
+def test_a_malformed_snapshot_field_is_read_as_the_clone_reads_it_not_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, MWAA)
+    snapshot = tmp_path / "m1.source.json"
+    document = json.loads(snapshot.read_text())
+    document["Environment"]["Tags"] = [{"Key": "team", "Value": "x"}]
+    document["Environment"]["LoggingConfiguration"] = "on"
+    snapshot.write_text(json.dumps(document))
+
+    config = load_migration(path)
+
+    assert config.environment is not None
+    assert any(
+        "LoggingConfiguration" not in w and "TaskLogs setting is incomplete" in w for w in config.environment.warnings
+    )
+
+
 def test_bad_case_ids_are_unique() -> None:
     assert len({case.id for case in BAD_CASES}) == len(BAD_CASES) >= 40
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 import snapshot as snapshot_command
-from mwaa_migration.config import load_migration
+from mwaa_migration.config import MigrationFileError, load_migration
 from tests.test_source_check import SECRET, get_environment_response
 
 MIGRATION = """\
@@ -77,12 +77,13 @@ def test_a_hand_saved_output_with_a_secret_stops_synth(tmp_path: Path) -> None:
     path = tmp_path / "orders.toml"
     path.write_text(MIGRATION)
 
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(MigrationFileError) as caught:
         load_migration(path)
 
     message = str(caught.value)
     assert "holds the values of sensitive options (sentry.sentry_dsn)" in message
-    assert "re-save it with `python snapshot.py --migration orders`" in message
+    # Outside migrations/, --migration takes the file's path.
+    assert f"re-save it with `python snapshot.py --migration {path}`" in message
     assert SECRET not in message
 
 
@@ -103,7 +104,25 @@ def test_a_missing_snapshot_says_how_to_save_it(tmp_path: Path) -> None:
     path = tmp_path / "orders.toml"
     path.write_text(MIGRATION)
 
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(MigrationFileError) as caught:
         load_migration(path)
 
-    assert f"source.snapshot: {tmp_path / 'orders.source.json'} does not exist; save it with " in str(caught.value)
+    assert caught.value.problems == [
+        f"source.snapshot: {tmp_path / 'orders.source.json'} does not exist; save it with `python snapshot.py "
+        f"--migration {path}` (it masks sensitive option values)"
+    ]
+
+
+def test_a_snapshot_in_a_new_folder_is_written_there(
+    stubbed: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stubbed.add_response("get_environment", get_environment_response(), {"Name": "orders"})
+    path = tmp_path / "orders.toml"
+    path.write_text(
+        MIGRATION.replace('region = "eu-west-1"', 'region = "eu-west-1"\nsnapshot = "snapshots/orders.json"')
+    )
+
+    assert snapshot_command.main(["--migration", str(path)]) == 0
+
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'snapshots' / 'orders.json'}\n"
+    assert load_migration(path).source.snapshot == tmp_path / "snapshots" / "orders.json"

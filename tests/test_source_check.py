@@ -185,9 +185,8 @@ def test_a_masked_secret_is_compared_masked(mwaa: StubbedMwaa) -> None:
     props = cfn_properties(Fingerprints=snapshot_fingerprints(AirflowConfigurationOptions=live))
     assert MASKED not in live.values()
 
-    source_check_handler.on_event(cfn_event("Create", props), None)
-
-    assert SECRET not in str(props), "the template holds the digest of the mask, not of the secret"
+    # Passes: the snapshot holds the mask, and the live secret is masked before it is compared.
+    assert source_check_handler.on_event(cfn_event("Create", props), None) == {"PhysicalResourceId": PHYSICAL_ID}
 
 
 def test_update_with_the_same_snapshot_makes_no_call(mwaa: StubbedMwaa) -> None:
@@ -211,6 +210,40 @@ def test_update_with_a_new_snapshot_checks_again(mwaa: StubbedMwaa) -> None:
     )
 
     mwaa.assert_called_once()
+
+
+def test_a_rollback_to_the_old_snapshot_passes_while_the_source_matches_the_new_one(mwaa: StubbedMwaa) -> None:
+    # Forward: the snapshot was refreshed after MaxWorkers changed on the source; then the deploy fails, and
+    # CloudFormation sends the old properties back as an Update.
+    stale = cfn_properties(Fingerprints=snapshot_fingerprints())
+    fresh = cfn_properties(Fingerprints=snapshot_fingerprints(MaxWorkers=5))
+    mwaa.returns(get_environment_response(MaxWorkers=5))
+    source_check_handler.on_event(cfn_event("Update", fresh, physical_id=PHYSICAL_ID, old_properties=stale), None)
+    mwaa.assert_called_once()
+
+    mwaa.returns(get_environment_response(MaxWorkers=5))
+    rollback = cfn_event("Update", stale, physical_id=PHYSICAL_ID, old_properties=fresh)
+
+    assert source_check_handler.on_event(rollback, None) == {"PhysicalResourceId": PHYSICAL_ID}
+
+
+def test_an_update_to_a_snapshot_the_source_matches_neither_way_is_refused(mwaa: StubbedMwaa) -> None:
+    old = cfn_properties(Fingerprints=snapshot_fingerprints(MaxWorkers=5))
+    new = cfn_properties(Fingerprints=snapshot_fingerprints(MaxWorkers=6))
+    mwaa.returns(get_environment_response(MaxWorkers=7))
+
+    message = refusal(cfn_event("Update", new, physical_id=PHYSICAL_ID, old_properties=old))
+
+    assert "changed since its snapshot was saved (MaxWorkers)" in message
+
+
+def test_the_old_snapshot_of_another_source_does_not_excuse_the_new_one(mwaa: StubbedMwaa) -> None:
+    old = cfn_properties(SourceEnvironmentName="orders-old", Fingerprints=snapshot_fingerprints(MaxWorkers=7))
+    mwaa.returns(get_environment_response(MaxWorkers=7))
+
+    message = refusal(cfn_event("Update", cfn_properties(), physical_id=PHYSICAL_ID, old_properties=old))
+
+    assert "changed since its snapshot was saved (MaxWorkers)" in message
 
 
 def test_delete_makes_no_call_and_needs_no_valid_properties(mwaa: StubbedMwaa) -> None:
@@ -262,6 +295,33 @@ CHANGED_FIELDS = [
     ),
     ({"Tags": {"Environment": "staging", "Owner": "orders-team@example.com"}}, "Tags.Environment"),
     ({"Tags": {"Environment": "production"}}, "Tags.Owner (removed)"),
+    ({"WebserverAccessMode": "PUBLIC_ONLY"}, "WebserverAccessMode"),
+    ({"EndpointManagement": "CUSTOMER"}, "EndpointManagement"),
+    ({"MinWebservers": 3}, "MinWebservers"),
+    ({"MaxWebservers": 4}, "MaxWebservers"),
+    ({"MinWorkers": 1}, "MinWorkers"),
+    (
+        {"Teams": {"finance": {"DagS3Path": "teams/finance/dags", "SourceBucketArn": "arn:aws:s3:::finance-dags"}}},
+        "Teams",
+    ),
+    (
+        {
+            "NetworkConfiguration": {
+                "SubnetIds": ["subnet-0a1b2c3d4e5f60789", "subnet-0b2c3d4e5f6071890"],
+                "SecurityGroupIds": ["sg-0d4e5f60718293a4b"],
+            }
+        },
+        "NetworkConfiguration.SecurityGroupIds",
+    ),
+    (
+        {
+            "LoggingConfiguration": {
+                **get_environment_document("2.10.3")["Environment"]["LoggingConfiguration"],
+                "WorkerLogs": {"Enabled": False, "LogLevel": "INFO"},
+            }
+        },
+        "LoggingConfiguration.WorkerLogs",
+    ),
 ]
 
 

@@ -492,7 +492,7 @@ def test_template_rules_refuse_the_source_name_in_its_region_and_a_key_elsewhere
     rules = _rules(synthesized, "byo-kms")
     asserts = [rule["Assert"] for rule in rules]
     assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}]} in asserts
-    assert {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]} in asserts, "the key is in eu-west-1"
+    assert {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-central-1"]} in asserts, "the key is in eu-central-1"
     assert any("MWAA names are unique per region" in rule["AssertDescription"] for rule in rules)
     assert _rules(synthesized, "example-self-managed") == []
 

@@ -14,7 +14,8 @@ from typing import Any, Final
 MASKED: Final = "<masked by snapshot.py>"
 
 # Options Airflow itself marks `sensitive: true`: the union of config.yml in apache-airflow 2.10.3 and
-# apache-airflow-core 3.0.6, and of the celery provider's options (3.26.0), which Airflow 3 moved there.
+# apache-airflow-core 3.0.6, and of the celery provider's options (3.26.0), which Airflow 3 moved there; and the
+# older names of those options that Airflow's deprecated_options still reads (configuration.py, 2.10.3).
 AIRFLOW_SENSITIVE: Final = frozenset(
     {
         "api.secret_key",
@@ -27,6 +28,8 @@ AIRFLOW_SENSITIVE: Final = frozenset(
         "core.asset_manager_kwargs",
         "core.dataset_manager_kwargs",
         "core.fernet_key",
+        # Airflow 2.3 moved it to [database]; Airflow still reads the old name, so a 2.0-2.2 source may have it.
+        "core.sql_alchemy_conn",
         "core.internal_api_secret_key",
         "database.sql_alchemy_conn",
         "database.sql_alchemy_engine_args",

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mwaa_limits import CHOICE_FIELDS, LOG_MODULES, SIZING_FIELDS
+from mwaa_limits import CHOICE_FIELDS, LOG_MODULES, NOT_SETTABLE, SIZING_FIELDS
 from sensitive_options import mask_environment
 
 # What the clone reads from GetEnvironment (besides Status, checked on its own).
-SCALAR_FIELDS: Final = ("AirflowVersion", "EnvironmentClass", *SIZING_FIELDS, *CHOICE_FIELDS, "KmsKey")
+# Teams and IdentityCenterConfiguration only raise warnings, but a change there changes what the warnings say.
+SCALAR_FIELDS: Final = ("AirflowVersion", "EnvironmentClass", *SIZING_FIELDS, *CHOICE_FIELDS, "KmsKey", *NOT_SETTABLE)
 MAP_FIELDS: Final = ("AirflowConfigurationOptions", "Tags")
 
 
@@ -35,22 +36,27 @@ def cloned_values(environment: Mapping[str, Any]) -> dict[str, object]:
     """What the clone reads, one entry per field, module, option and tag, keyed by a path such as
     `AirflowConfigurationOptions.core.x` (the same paths for a GetEnvironment and for the new settings)."""
     values: dict[str, object] = {name: environment.get(name) for name in SCALAR_FIELDS}
-    network = environment.get("NetworkConfiguration") or {}
+    network = _table(environment.get("NetworkConfiguration"))
     for name in ("SubnetIds", "SecurityGroupIds"):
         values[f"NetworkConfiguration.{name}"] = network.get(name)
-    logging = environment.get("LoggingConfiguration") or {}
+    logging = _table(environment.get("LoggingConfiguration"))
     for module in LOG_MODULES:
-        settings = logging.get(module) or {}
+        settings = _table(logging.get(module))
         values[f"LoggingConfiguration.{module}"] = {
             "Enabled": settings.get("Enabled"),
             "LogLevel": settings.get("LogLevel"),
         }
     for field in MAP_FIELDS:
-        for key, value in (environment.get(field) or {}).items():
+        for key, value in _table(environment.get(field)).items():
             # aws: tags belong to whoever set them (CloudFormation, say); the clone never reads them.
             if not (field == "Tags" and str(key).lower().startswith("aws:")):
                 values[f"{field}.{key}"] = value
     return values
+
+
+def _table(value: object) -> Mapping[str, Any]:
+    # A malformed field reads as empty, as the clone reads it (with a warning there).
+    return value if isinstance(value, Mapping) else {}
 
 
 def fingerprints(environment: Mapping[str, Any]) -> dict[str, str]:
@@ -78,6 +84,10 @@ class CheckRequest:
     source_region: str
     fingerprints: Mapping[str, str]
 
+    @property
+    def source_key(self) -> tuple[str, str]:
+        return self.source_environment_name, self.source_region
+
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> CheckRequest:
         """The custom resource's properties; keys other than these (ServiceToken) are ignored."""
@@ -93,8 +103,9 @@ class CheckRequest:
         return cls(texts["Migration"], texts["SourceEnvironmentName"], texts["SourceRegion"], dict(prints))
 
 
-def check_source(environment: Mapping[str, Any], request: CheckRequest) -> None:
-    """Refuse a source that is not AVAILABLE or differs from the snapshot the template was cloned from."""
+def check_source(environment: Mapping[str, Any], request: CheckRequest, previous: CheckRequest | None = None) -> None:
+    """Refuse a source that is not AVAILABLE or differs from the snapshot the template was cloned from (or, on an
+    Update, from the snapshot it replaces)."""
     name = request.source_environment_name
     refresh = f"python snapshot.py --migration {request.migration}"
     status = environment.get("Status")
@@ -103,8 +114,10 @@ def check_source(environment: Mapping[str, Any], request: CheckRequest) -> None:
             f"the source environment {name!r} is {status or 'in an unknown state'}, not AVAILABLE; deploy again "
             "when `aws mwaa get-environment` reports AVAILABLE"
         )
-    changed = differences(request.fingerprints, fingerprints(environment))
-    if changed:
+    live = fingerprints(environment)
+    changed = differences(request.fingerprints, live)
+    same_source = previous is not None and previous.source_key == request.source_key
+    if changed and not (same_source and previous is not None and not differences(previous.fingerprints, live)):
         shown = ", ".join(changed[:20]) + (f" and {len(changed) - 20} more" if len(changed) > 20 else "")
         raise SourceCheckFailed(
             f"the source environment {name!r} changed since its snapshot was saved ({shown}); refresh it with "

@@ -2,7 +2,8 @@
 
 Runs behind aws_cdk.custom_resources.Provider, which turns an exception into FAILED with its message as the
 reason, so every refusal is one line that says what to do. Create, and an Update whose source or snapshot
-changed, make exactly one AWS call (GetEnvironment on the source); anything else makes none.
+changed, make exactly one AWS call (GetEnvironment on the source); anything else makes none. An Update passes
+when the source matches either the new snapshot or the one it replaces, so a rollback can always go back.
 """
 
 from __future__ import annotations
@@ -42,19 +43,23 @@ def on_event(event: Mapping[str, Any], context: object) -> dict[str, Any]:
         return {"PhysicalResourceId": str(event.get("PhysicalResourceId") or "source-check")}
     request = CheckRequest.from_properties(event.get("ResourceProperties") or {})
     physical_id = f"source-check/{request.source_region}/{request.source_environment_name}"
-    if request_type == "Update" and _same_check(event):
+    previous = _previous_request(event) if request_type == "Update" else None
+    if previous == request:
         LOGGER.info("Snapshot and source unchanged: nothing to check")
         return {"PhysicalResourceId": physical_id}
-    check_source(_get_source_environment(request, str(event.get("StackId", ""))), request)
+    environment = _get_source_environment(request, str(event.get("StackId", "")))
+    # A rollback is an Update back to the old snapshot, which the changed source no longer matches: the live
+    # source matching the snapshot being replaced is as good, or the rollback itself would fail.
+    check_source(environment, request, previous)
     LOGGER.info("Source %s in %s matches its snapshot", request.source_environment_name, request.source_region)
     return {"PhysicalResourceId": physical_id}
 
 
-def _same_check(event: Mapping[str, Any]) -> bool:
-    old = event.get("OldResourceProperties") or {}
-    new = event.get("ResourceProperties") or {}
-    keys = ("SourceEnvironmentName", "SourceRegion", "Fingerprints")
-    return all(old.get(key) == new.get(key) for key in keys)
+def _previous_request(event: Mapping[str, Any]) -> CheckRequest | None:
+    try:
+        return CheckRequest.from_properties(event.get("OldResourceProperties") or {})
+    except SourceCheckFailed:
+        return None
 
 
 def _get_source_environment(request: CheckRequest, stack_id: str) -> Mapping[str, Any]:
