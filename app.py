@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from mwaa_migration.config import MigrationFileError, load_migrations
-from mwaa_migration.preflight import PreflightError, report_preflight
-from stacks.migration_app import add_migrations, new_app
+# jsii prints a boxed end-of-life banner for Node 18 and 20 on every synth, which buries the clone warnings and the
+# pre-flight report; it is about the machine's Node (the README says which to use), so `npx cdk` stays quiet too.
+# Set before aws_cdk loads: jsii reads it when its Node process starts.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+
+from mwaa_migration.config import MigrationFileError, load_migrations  # noqa: E402
+from mwaa_migration.preflight import PreflightError, report_preflight  # noqa: E402
+from stacks.migration_app import add_migrations, new_app  # noqa: E402
 
 
 def main() -> int:
