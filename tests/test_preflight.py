@@ -3,9 +3,11 @@ in tests/fixtures/workflows and on the example workflow, which must pass clean f
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import sysconfig
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from mwaa_migration.preflight import (
     check_plugins,
     check_requirements,
 )
+from mwaa_migration.preflight_context import REMOVED_CONTEXT_KEYS, REPLACEMENTS, template_variables
 from tests.synth_app import EXAMPLE_WORKFLOWS, REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "workflows"
@@ -203,9 +206,13 @@ def test_airflow2_dag_fails_airflow3_rules(monkeypatch: pytest.MonkeyPatch) -> N
         (dag, "AIR312", 20, "warning"),  # airflow.operators.bash.BashOperator
     ]
     assert "Use `schedule` instead" in findings[1].message
+    # ruff's own fix, with the command that applies it (safe here; unsafe fixes say so).
     assert findings[1].format() == (
         "legacy_v2/dags/legacy_dag.py:15: error AIR301 `schedule_interval` is removed in Airflow 3.0: "
-        "Use `schedule` instead"
+        "Use `schedule` instead; `ruff check --select AIR301 --fix` fixes this"
+    )
+    assert findings[2].message.endswith(
+        "; unsafe fix available: `ruff check --select AIR302 --fix --unsafe-fixes`, then review the change"
     )
 
 
@@ -223,7 +230,16 @@ def test_syntax_error_is_an_error_for_every_target(airflow: str) -> None:
 def test_syntax_is_judged_for_the_python_mwaa_runs(tmp_path: Path) -> None:
     # PEP 695 needs Python 3.12: fine on Airflow 3.0.6 (3.12), a syntax error on 2.10.3 (3.11).
     (tmp_path / "typed_dag.py").write_text("type Payload = dict[str, int]\n")
-    assert check_dags(tmp_path, TARGET) == []
+    findings = check_dags(tmp_path, TARGET)
+    if sys.version_info >= (3, 12):
+        assert findings == []
+    else:
+        # ruff judged it, but this interpreter can't parse it for the other checks, and says so.
+        assert [f.format(tmp_path) for f in findings] == [
+            f"typed_dag.py: warning PARSE001 only partly checked: ruff accepts it for MWAA's Python 3.12, but the "
+            f"Python 3.{sys.version_info.minor} running the pre-flight can't parse it for the other checks; run the "
+            "pre-flight with Python 3.12"
+        ]
     assert summary(check_dags(tmp_path, "2.10.3"), tmp_path) == [("typed_dag.py", "SYNTAX", 1, "error")]
 
 
@@ -315,3 +331,297 @@ def test_zip_pycache_is_ignored(tmp_path: Path) -> None:
         archive.writestr("__pycache__/op.py", "class Op(BaseOperator):\n    pass\n")
         archive.writestr("hooks/", "")
     assert check_plugins(plugins_zip, TARGET) == []
+
+
+def test_plugins_go_through_ruff_and_a_plugin_check_says_it_once(tmp_path: Path) -> None:
+    # ruff's AIR301 also names `operators` on line 8 of my_plugin.py; PLUGIN003 already reports it (a warning:
+    # the plugin still loads), so the legacy list above has no AIR301 line. A removed import is ruff's error.
+    (tmp_path / "plugin.py").write_text(
+        "from airflow.plugins_manager import AirflowPlugin\n"
+        "from airflow.utils.decorators import apply_defaults\n\n\n"
+        "class Legacy(AirflowPlugin):\n"
+        "    name = 'legacy'\n"
+        "    hooks = []\n\n\n"
+        "@apply_defaults\n"
+        "def build():\n"
+        "    pass\n"
+    )
+    assert [f.format(tmp_path) for f in check_plugins(tmp_path, TARGET)] == [
+        "plugin.py:7: warning PLUGIN003 plugin Legacy registers `hooks`, which Airflow 2.0 dropped along with "
+        "airflow.hooks.<plugin> imports: put those classes in the DAGs folder (or a package you install) and import "
+        "them as regular Python modules",
+        "plugin.py:10: error AIR301 `apply_defaults` is removed in Airflow 3.0: `apply_defaults` is now "
+        "unconditionally done and can be safely removed; `ruff check --select AIR301 --fix` fixes this",
+    ]
+    # Airflow 2 keeps apply_defaults: ruff doesn't run on plugins for a 2.x target.
+    assert summary(check_plugins(tmp_path, "2.10.3"), tmp_path) == [("plugin.py", "PLUGIN003", 7, "warning")]
+
+
+def test_plugin_ruff_failure_is_an_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight, "_ruff_executable", lambda: sys.executable)
+    with pytest.raises(RuntimeError, match=r"ruff failed \(exit 2\)"):
+        check_plugins(LEGACY / "plugins", TARGET)
+
+
+# --- Airflow 3 breakages ruff doesn't see (tests/fixtures/workflows/airflow3_breakages) --------------------------
+
+BREAKAGES = FIXTURES / "airflow3_breakages"
+
+# What the derivation in preflight_context compares, copied from the two releases (tests run offline):
+# apache-airflow 2.10.3 airflow/utils/context.py KNOWN_CONTEXT_KEYS ...
+AIRFLOW_2_10_3_CONTEXT_KEYS = frozenset(
+    {
+        "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds", "ds_nodash",
+        "execution_date", "expanded_ti_count", "exception", "inlets", "inlet_events", "logical_date", "macros",
+        "map_index_template", "next_ds", "next_ds_nodash", "next_execution_date", "outlets", "outlet_events",
+        "params", "prev_data_interval_start_success", "prev_data_interval_end_success", "prev_ds",
+        "prev_ds_nodash", "prev_execution_date", "prev_execution_date_success", "prev_start_date_success",
+        "prev_end_date_success", "reason", "run_id", "task", "task_instance", "task_instance_key_str",
+        "test_mode", "templates_dict", "ti", "tomorrow_ds", "tomorrow_ds_nodash", "triggering_dataset_events",
+        "ts", "ts_nodash", "ts_nodash_with_tz", "try_number", "var", "yesterday_ds", "yesterday_ds_nodash",
+    }
+)  # fmt: skip
+# ... and apache-airflow-task-sdk 1.0.6 (for apache-airflow-core 3.0.6) airflow/sdk/definitions/context.py Context.
+AIRFLOW_3_0_6_CONTEXT_KEYS = frozenset(
+    {
+        "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "outlet_events", "ds", "ds_nodash",
+        "expanded_ti_count", "exception", "inlets", "inlet_events", "logical_date", "macros", "map_index_template",
+        "outlets", "params", "prev_data_interval_start_success", "prev_data_interval_end_success",
+        "prev_start_date_success", "prev_end_date_success", "reason", "run_id", "start_date", "task",
+        "task_reschedule_count", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
+        "triggering_asset_events", "try_number", "ts", "ts_nodash", "ts_nodash_with_tz", "var",
+    }
+)  # fmt: skip
+
+
+def test_removed_context_keys_are_airflow_2_keys_airflow_3_lacks() -> None:
+    assert REMOVED_CONTEXT_KEYS == (
+        "conf",
+        "execution_date",
+        "next_ds",
+        "next_ds_nodash",
+        "next_execution_date",
+        "prev_ds",
+        "prev_ds_nodash",
+        "prev_execution_date",
+        "prev_execution_date_success",
+        "tomorrow_ds",
+        "tomorrow_ds_nodash",
+        "triggering_dataset_events",
+        "yesterday_ds",
+        "yesterday_ds_nodash",
+    )
+    assert set(REMOVED_CONTEXT_KEYS) == AIRFLOW_2_10_3_CONTEXT_KEYS - AIRFLOW_3_0_6_CONTEXT_KEYS
+    assert set(REPLACEMENTS) == set(REMOVED_CONTEXT_KEYS)
+
+
+@pytest.mark.parametrize("key", REMOVED_CONTEXT_KEYS)
+def test_each_replacement_only_uses_what_airflow_3_has(key: str) -> None:
+    replacement = REPLACEMENTS[key]
+    assert replacement.template or replacement.note
+    if replacement.template:
+        names = set(re.findall(r"(?<![\w.])[a-z_]+(?![\w(=])", replacement.template))
+        assert names <= AIRFLOW_3_0_6_CONTEXT_KEYS, names
+    if replacement.python:
+        assert set(re.findall(r'\["(\w+)"\]', replacement.python)) <= AIRFLOW_3_0_6_CONTEXT_KEYS
+    if replacement.parameter:
+        assert replacement.parameter in AIRFLOW_3_0_6_CONTEXT_KEYS
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("{{ execution_date }}", [(3, "execution_date")]),
+        ("{{ ds }} {{next_ds|ds_nodash}}", [(11, "next_ds")]),
+        ("{% if prev_ds %}x{% endif %}", [(6, "prev_ds")]),
+        ("{{ dag_run.conf }} {{ ti.execution_date }}", []),  # attributes, not variables
+        ("{{ 'execution_date' }} {{ \"conf\" }}", []),  # strings
+        ("{{ macros.f(conf=1) }} {{ x == conf }}", [(31, "conf")]),  # a keyword argument; a comparison
+        ("{# execution_date #} execution_date {execution_date}", []),  # a comment; no template
+    ],
+)
+def test_template_variables(text: str, found: list[tuple[int, str]]) -> None:
+    assert list(template_variables(text)) == found
+
+
+def formatted(findings: list[Finding], name: str) -> list[str]:
+    """The report lines of one fixture file, relative to the breakages folder."""
+    return [f.format(BREAKAGES) for f in findings if f.path.name == name]
+
+
+_NO_PREVIOUS = (
+    "nothing replaces it exactly: `prev_data_interval_start_success` is the last successful run's, and the previous "
+    "schedule's date has to be derived from `data_interval_start` and the schedule"
+)
+
+
+def test_removed_context_keys_in_dags() -> None:
+    findings = check_dags(BREAKAGES / "dags", TARGET)
+    assert formatted(findings, "removed_context.py") == [
+        # A python_callable's parameter, and lookups on its **kwargs.
+        "dags/removed_context.py:9: error CTX003 task function report takes `next_execution_date`, which Airflow 3.0 "
+        "no longer passes: take `data_interval_end` instead",
+        "dags/removed_context.py:10: error CTX002 `conf` was removed from the task context in Airflow 3.0: nothing "
+        "replaces it: pass the value in through `params` or a Variable, or read it in Python with "
+        "`from airflow.configuration import conf`",
+        "dags/removed_context.py:10: error CTX002 `yesterday_ds` was removed from the task context in Airflow 3.0: "
+        'use `(kwargs["logical_date"] - timedelta(days=1)).strftime("%Y-%m-%d")` instead',
+        # A @task function: ruff's AIR301 names these three too; one line each, with ruff's fix where it has one.
+        "dags/removed_context.py:14: error CTX003 task function summarize takes `prev_execution_date_success`, which "
+        "Airflow 3.0 no longer passes: take `prev_data_interval_start_success` instead",
+        "dags/removed_context.py:15: error CTX002 `execution_date` was removed from the task context in Airflow 3.0: "
+        'use `context["logical_date"]` instead',
+        "dags/removed_context.py:15: error CTX002 `triggering_dataset_events` was removed from the task context in "
+        'Airflow 3.0: use `context["triggering_asset_events"]` instead; `ruff check --select AIR301 --fix` fixes '
+        "this",
+        # get_current_context(); ctx["ds"] is still there.
+        f"dags/removed_context.py:20: error CTX002 `prev_ds` was removed from the task context in Airflow 3.0: "
+        f"{_NO_PREVIOUS}",
+        # execute(self, context); the constructor's kwargs.get("conf") is not the context.
+        "dags/removed_context.py:30: error CTX002 `tomorrow_ds_nodash` was removed from the task context in Airflow "
+        '3.0: use `(context["logical_date"] + timedelta(days=1)).strftime("%Y%m%d")` instead',
+        # Jinja in strings: one line, then a multi-line string, each on its own line; not the docstring on line 1.
+        "dags/removed_context.py:40: error CTX001 template variable `execution_date` was removed in Airflow 3.0, so "
+        "rendering fails: write `{{ logical_date }}` instead",
+        "dags/removed_context.py:44: error CTX001 template variable `next_ds` was removed in Airflow 3.0, so rendering "
+        "fails: write `{{ data_interval_end | ds }}` instead",
+        f"dags/removed_context.py:46: error CTX001 template variable `prev_ds_nodash` was removed in Airflow 3.0, so "
+        f"rendering fails: {_NO_PREVIOUS}",
+    ]
+
+
+def test_removed_template_variables_in_template_files() -> None:
+    findings = check_dags(BREAKAGES / "dags", TARGET)
+    assert formatted(findings, "load.sh") + formatted(findings, "report.sql") == [
+        "dags/sql/load.sh:4: error CTX001 template variable `yesterday_ds_nodash` was removed in Airflow 3.0, so "
+        "rendering fails: write `{{ (logical_date - macros.timedelta(days=1)) | ds_nodash }}` instead",
+        "dags/sql/load.sh:5: error CTX001 template variable `next_execution_date` was removed in Airflow 3.0, so "
+        "rendering fails: write `{{ data_interval_end }}` instead",
+        # Not line 1's {# comment #}.
+        "dags/sql/report.sql:4: error CTX001 template variable `tomorrow_ds` was removed in Airflow 3.0, so "
+        "rendering fails: write `{{ macros.ds_add(ds, 1) }}` instead",
+    ]
+
+
+def test_subdags_in_every_spelling() -> None:
+    def imported(line: int, module: str) -> str:
+        return (
+            f"dags/subdags.py:{line}: error SUBDAG001 `{module}` was removed in Airflow 3.0 with SubDAGs, so this "
+            "import fails and the file with it: rewrite each SubDagOperator as a TaskGroup "
+            "(`from airflow.sdk import TaskGroup`)"
+        )
+
+    def called(line: int, name: str) -> str:
+        return (
+            f"dags/subdags.py:{line}: error SUBDAG001 `{name}` runs a SubDAG, which Airflow 3.0 removed: put the "
+            'sub-DAG\'s tasks in this DAG inside `with TaskGroup(group_id="..."):` instead '
+            "(`from airflow.sdk import TaskGroup`)"
+        )
+
+    # ruff's AIR301 names lines 17 and 19 (twice) and misses the subdag_operator alias; SUBDAG001 says it once each.
+    assert formatted(check_dags(BREAKAGES / "dags", TARGET), "subdags.py") == [
+        imported(3, "airflow.operators.subdag"),  # import airflow.operators.subdag
+        imported(5, "airflow.operators.subdag_operator"),  # from airflow.operators import subdag_operator as ...
+        imported(6, "airflow.operators.subdag"),  # from airflow.operators.subdag import SubDagOperator as Section
+        called(17, "Section"),
+        called(18, "legacy_subdags.SubDagOperator"),
+        called(19, "airflow.operators.subdag.SubDagOperator"),
+    ]
+
+
+_SLA = (
+    "error SLA001 SLAs were removed in Airflow 3.0: `sla` no longer does anything, so this SLA would never alert; "
+    "remove it, and to catch a late task set its `execution_timeout` (the task then fails, which "
+    "`on_failure_callback` can report)"
+)
+_PAUSE = (
+    "error PAUSE001 `is_paused_upon_creation=False` starts this DAG on the new environment as soon as it is "
+    "deployed, while the old environment still runs it: remove it, so the DAG starts paused, and unpause it when "
+    "you cut over"
+)
+
+
+def test_slas_and_dags_unpaused_at_creation() -> None:
+    assert formatted(check_dags(BREAKAGES / "dags", TARGET), "sla_and_pause.py") == [
+        f"dags/sla_and_pause.py:10: {_SLA}",  # default_args = {... "sla": ...}
+        f"dags/sla_and_pause.py:11: {_SLA}",  # args, passed as default_args=args; not service_levels on line 13
+        f"dags/sla_and_pause.py:12: {_SLA}",  # args["sla"] = ...
+        # ruff's AIR311 calls these two "still works": it is accepted and ignored, so an error says more.
+        "dags/sla_and_pause.py:25: error SLA002 SLAs were removed in Airflow 3.0: `sla_miss_callback` is never "
+        "called; remove it, and to catch a late run set the DAG's `dagrun_timeout` (the run then fails, which the "
+        "DAG's `on_failure_callback` can report)",
+        f"dags/sla_and_pause.py:26: {_PAUSE}",  # DAG(...)
+        f"dags/sla_and_pause.py:28: {_SLA}",  # EmptyOperator(sla=...)
+        # sla=None sets no SLA, so no SLA001; ruff's own warning about the argument stays.
+        "dags/sla_and_pause.py:29: warning AIR311 `sla` is removed in Airflow 3.0; It still works in Airflow 3.0 but "
+        "is expected to be removed in a future version",
+        f"dags/sla_and_pause.py:32: {_PAUSE}",  # @dag(...); not is_paused_upon_creation=True on line 39
+    ]
+
+
+def test_only_the_pause_check_applies_to_airflow_2() -> None:
+    assert [f.format(BREAKAGES) for f in check_dags(BREAKAGES / "dags", "2.10.3")] == [
+        f"dags/sla_and_pause.py:26: {_PAUSE}",
+        f"dags/sla_and_pause.py:32: {_PAUSE}",
+    ]
+
+
+_FAB = (
+    "a part of the Airflow 2 web UI: Airflow 3 serves it only through the FAB provider (under /pluginsv2), and its "
+    "API server won't start without that provider, so make sure apache-airflow-providers-fab is installed (in "
+    "requirements.txt); the Airflow 3 UI's own plugin interfaces are where it should move in time"
+)
+BREAKAGES_PLUGIN_FINDINGS = [
+    # A callback the DAGs import: context['execution_date'] inside an f-string.
+    "callbacks.py:5: error CTX002 `execution_date` was removed from the task context in Airflow 3.0: use "
+    '`context["logical_date"]` instead',
+    # Airflow 2 UI parts are advice: the plugin keeps working with the FAB provider.
+    f"company_ui.py:23: warning PLUGIN006 plugin CompanyUiPlugin sets `flask_blueprints`, {_FAB}",
+    f"company_ui.py:24: warning PLUGIN006 plugin CompanyUiPlugin sets `appbuilder_views`, {_FAB}",
+    f"company_ui.py:25: warning PLUGIN006 plugin CompanyUiPlugin sets `appbuilder_menu_items`, {_FAB}",
+    # ruff's rules on plugin code, with the fix each has.
+    "legacy_hook.py:7: error AIR301 `airflow.hooks.base_hook.BaseHook` is removed in Airflow 3.0: `BaseHook` has "
+    "been moved to `airflow.hooks.base` since Airflow 3.0. Import `BaseHook` from `airflow.hooks.base` is suggested "
+    "in Airflow 3.0, but it is deprecated in Airflow 3.1+; unsafe fix available: "
+    "`ruff check --select AIR301 --fix --unsafe-fixes`, then review the change",
+    "legacy_hook.py:7: warning PLUGIN001 custom hook WarehouseHook is in the plugins: since Airflow 2.0, operators, "
+    "hooks and sensors are not loaded through plugins: move it to the DAGs folder (or a package you install) and "
+    "import it as a regular Python module",
+    "legacy_hook.py:8: error AIR301 `apply_defaults` is removed in Airflow 3.0: `apply_defaults` is now "
+    "unconditionally done and can be safely removed; `ruff check --select AIR301 --fix` fixes this",
+]
+
+
+def test_airflow3_breakages_in_plugins_folder() -> None:
+    plugins = BREAKAGES / "plugins"
+    assert [f.format(plugins) for f in check_plugins(plugins, TARGET)] == BREAKAGES_PLUGIN_FINDINGS
+    assert summary(check_plugins(plugins, "2.10.3"), plugins) == [("legacy_hook.py", "PLUGIN001", 7, "warning")]
+
+
+def test_airflow3_breakages_in_plugins_zip(tmp_path: Path) -> None:
+    plugins_zip = tmp_path / "plugins.zip"
+    plugins_zip.write_bytes(build_plugins_zip(BREAKAGES / "plugins"))
+    # ruff lints copies in a temporary folder; findings name the files inside the zip, and nothing is left over.
+    assert [f.format(plugins_zip) for f in check_plugins(plugins_zip, TARGET)] == BREAKAGES_PLUGIN_FINDINGS
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["plugins.zip"]
+
+
+def test_zip_member_names_stay_inside_the_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Copies go to <tmp>/mwaa-preflight-*/<n>/: three `..` from there would reach tmp_path.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    plugins_zip = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(plugins_zip, "w") as archive:
+        archive.writestr(
+            "../../../escaped.py",
+            "from airflow.utils.decorators import apply_defaults\n\n\n@apply_defaults\ndef build():\n    pass\n",
+        )
+    findings = check_plugins(plugins_zip, TARGET)
+    assert summary(findings, plugins_zip) == [("../../../escaped.py", "AIR301", 4, "error")]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["plugins.zip", "tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_the_example_workflows_are_clean_of_the_airflow3_checks() -> None:
+    # The example's plugin is a macro plugin, which Airflow 3 loads as it is.
+    assert check_plugins(EXAMPLE_WORKFLOWS / "plugins", TARGET) == []
