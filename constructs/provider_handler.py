@@ -3,12 +3,12 @@ whose only rights are the statements given and writing its own logs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy
+from aws_cdk import CfnResource, CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -33,6 +33,27 @@ class ProviderHandler:
     def policies(self) -> tuple[iam.ManagedPolicy, iam.ManagedPolicy]:
         """Managed policies attach apart from their roles: a custom resource must depend on both."""
         return self.handler_policy, self.provider_policy
+
+    def custom_resource(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        resource_type: str,
+        service_timeout: Duration,
+        properties: Mapping[str, Any],
+    ) -> CustomResource:
+        """A custom resource served by this handler, created only once both functions' policies are attached."""
+        resource = CustomResource(
+            scope,
+            construct_id,
+            service_token=self.provider.service_token,
+            resource_type=resource_type,
+            service_timeout=service_timeout,
+            properties=dict(properties),
+        )
+        resource.node.add_dependency(*self.policies)
+        return resource
 
 
 def provider_handler(

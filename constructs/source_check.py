@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import CustomResource, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
@@ -55,10 +55,9 @@ class SourceCheck(Construct):
             timeout=Duration.seconds(60),
             memory_size=256,
         )
-        self.resource = CustomResource(
+        self.resource = handler.custom_resource(
             self,
             "Resource",
-            service_token=handler.provider.service_token,
             resource_type=RESOURCE_TYPE,
             service_timeout=SERVICE_TIMEOUT,
             properties={
@@ -68,5 +67,3 @@ class SourceCheck(Construct):
                 "Fingerprints": dict(fingerprints),
             },
         )
-        # The check must not run before both functions' policies are attached.
-        self.resource.node.add_dependency(*handler.policies)

@@ -99,10 +99,9 @@ class WorkflowDeployment(Construct):
             )
 
         def deploy(construct_id: str, resource_type: str, asset: s3_assets.Asset, **target: str) -> CustomResource:
-            resource = CustomResource(
+            return handler.custom_resource(
                 self,
                 construct_id,
-                service_token=handler.provider.service_token,
                 resource_type=resource_type,
                 service_timeout=SERVICE_TIMEOUT,
                 properties={
@@ -112,8 +111,6 @@ class WorkflowDeployment(Construct):
                     **target,
                 },
             )
-            resource.node.add_dependency(*handler.policies)
-            return resource
 
         # The S3 version each file was written as, by kind (requirements, plugins, startup_script).
         self.versions: dict[str, str] = {
