@@ -10,7 +10,11 @@ export CDK_DISABLE_VERSION_CHECK := 1
 # jsii warns on every start that Node 20 (what this machine has) is end of life; the value lists major versions.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: synth test lint typecheck unit benchmark schema clean
+.PHONY: synth test lint typecheck unit benchmark schema clean airflow-envs
+
+# The export tests' Airflow installs (one virtualenv each, from a pinned freeze) and PostgreSQL's server.
+AIRFLOW_VERSIONS := 2.10.3 2.4.3
+AIRFLOW_ENVS := $(foreach version,$(AIRFLOW_VERSIONS),.venv-airflow-$(version)/.installed)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +41,13 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
 
-unit: $(VENV)/.dev node_modules/.installed
+.venv-airflow-%/.installed: tests/airflow/requirements-%.txt tests/airflow/setup_env.sh
+	tests/airflow/setup_env.sh $*
+
+airflow-envs: $(AIRFLOW_ENVS)
+	@tests/airflow/ensure_postgresql.sh
+
+unit: $(VENV)/.dev node_modules/.installed airflow-envs
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit

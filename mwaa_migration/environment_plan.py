@@ -30,6 +30,17 @@ class DeployRule:
 
 
 @dataclass(frozen=True)
+class ExportDagTarget:
+    """Where the export DAG goes in the old environment: its source bucket and DAG folder, from the snapshot."""
+
+    bucket: str
+    key: str
+
+
+EXPORT_DAG_NAME = "mwaa_migration_export.py"
+
+
+@dataclass(frozen=True)
 class EnvironmentPlan:
     # CreateEnvironment field names; no name, version, role, bucket, paths or versions (the stack's own).
     settings: Mapping[str, Any]
@@ -39,6 +50,7 @@ class EnvironmentPlan:
     # MWAA source: what the deploy-time source check compares with the live environment.
     fingerprints: Mapping[str, str] | None = field(default=None)
     deploy_rules: tuple[DeployRule, ...] = ()
+    export_dag: ExportDagTarget | None = None
 
 
 def plan_environment(migration: MigrationConfig) -> EnvironmentPlan:
@@ -63,7 +75,30 @@ def plan_environment(migration: MigrationConfig) -> EnvironmentPlan:
         settings, fingerprints = _self_managed_settings(target, migration.name, warnings), None
     reads = secret_reads(settings["AirflowConfigurationOptions"], warnings)
     rules = deploy_rules(migration, settings.get("KmsKey"))
-    return EnvironmentPlan(settings, tuple(warnings), tuple(reads), fingerprints, rules)
+    export_dag = export_dag_target(migration, warnings)
+    return EnvironmentPlan(settings, tuple(warnings), tuple(reads), fingerprints, rules, export_dag)
+
+
+def export_dag_target(migration: MigrationConfig, warnings: list[str]) -> ExportDagTarget | None:
+    """The old environment's DAG folder, when the export DAG is to be deployed there."""
+    environment = migration.source.environment
+    if environment is None or not migration.export.deploy_dag:
+        return None
+    version = str(environment.get("AirflowVersion", ""))
+    if not version.startswith("2."):
+        warnings.append(
+            f"[export]: the export DAG runs on Airflow 2 sources only; on the source's Airflow {version} tasks can't "
+            "reach the metadata database, so no export DAG is deployed and the export isn't available yet."
+        )
+        return None
+    bucket_arn, dag_path = environment.get("SourceBucketArn"), environment.get("DagS3Path")
+    if not isinstance(bucket_arn, str) or ":::" not in bucket_arn or not isinstance(dag_path, str):
+        raise mwaa_limits.CloneRefused(
+            "the snapshot has no SourceBucketArn or DagS3Path for the export DAG; re-save it with snapshot.py, or "
+            "set [export] deploy_dag = false"
+        )
+    folder = dag_path.strip("/")
+    return ExportDagTarget(bucket_arn.split(":::", 1)[1], f"{folder}/{EXPORT_DAG_NAME}" if folder else EXPORT_DAG_NAME)
 
 
 def deploy_rules(migration: MigrationConfig, kms_key: str | None) -> tuple[DeployRule, ...]:

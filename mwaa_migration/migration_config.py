@@ -126,6 +126,11 @@ class DeployedFile:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    deploy_dag: bool = True  # MWAA source on Airflow 2: the export DAG goes into the old DAG folder
+
+
+@dataclass(frozen=True)
 class MigrationBucketConfig:
     retention_days: int = 30
 
@@ -138,6 +143,7 @@ class MigrationConfig:
     target: TargetConfig
     migration_bucket: MigrationBucketConfig
     workflows: WorkflowsConfig = field(default_factory=WorkflowsConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     # The new environment's settings, cloned or defaulted, decided once when the file is loaded.
     environment: EnvironmentPlan | None = field(default=None, compare=False)
 

@@ -365,6 +365,15 @@ class Workflows(Table):
     ] = False
 
 
+class Export(Table):
+    """The metadata export (guide step 3)."""
+
+    deploy_dag: Annotated[
+        bool,
+        Field(description="MWAA source: put the export DAG into the old environment's DAG folder (one file)"),
+    ] = True
+
+
 class MigrationFile(Table):
     """One migration: an Airflow workload moved to a new Amazon MWAA environment (mwaa-migration)."""
 
@@ -372,6 +381,7 @@ class MigrationFile(Table):
     target: Target
     migration_bucket: MigrationBucket = Field(default_factory=MigrationBucket)
     workflows: Workflows = Field(default_factory=Workflows)
+    export: Export = Field(default_factory=Export)
 
     @model_validator(mode="before")
     @classmethod
@@ -390,6 +400,7 @@ TABLE_MODELS: dict[str, type[Table]] = {
     "target.logging": Logging,
     "migration_bucket": MigrationBucket,
     "workflows": Workflows,
+    "export": Export,
 }
 
 

@@ -25,6 +25,7 @@ from mwaa_migration.clone_lambda import clone_rules, mwaa_limits
 from mwaa_migration.migration_config import (
     DEFAULT_S3_PATHS,
     MIGRATIONS_DIR,
+    ExportConfig,
     MigrationBucketConfig,
     MigrationConfig,
     MigrationFileError,
@@ -41,6 +42,7 @@ TABLES: dict[str, type[BaseModel]] = {
     "target": schema.Target,
     "migration_bucket": schema.MigrationBucket,
     "workflows": schema.Workflows,
+    "export": schema.Export,
 }
 # What a missing key or table must be, where the schema's description alone would say less.
 REQUIRED = {
@@ -85,6 +87,13 @@ def parse_migration(
     target = _target(tables.get("target"))
     workflows = _workflows(tables.get("workflows"), path.parent, problems)
     bucket = tables.get("migration_bucket")
+    export = tables.get("export")
+    explicit = isinstance(export, schema.Export) and "deploy_dag" in export.model_fields_set and export.deploy_dag
+    if explicit and source is not None and source.kind != "mwaa":
+        problems.append(
+            "export.deploy_dag: only for an MWAA source; add migration_dags/export_metadata.py to your own DAG "
+            "folder, or run it as a script (README, step 3)"
+        )
     if target is not None:
         _check_against_mwaa(problems, target, source.kind if source else None)
         _check_workflow_targets(problems, workflows, target)
@@ -100,6 +109,7 @@ def parse_migration(
         target=_with_deployed_paths(target, workflows),
         migration_bucket=MigrationBucketConfig(retention_days=retention),
         workflows=workflows,
+        export=ExportConfig(deploy_dag=export.deploy_dag if isinstance(export, schema.Export) else True),
     )
 
 
@@ -107,7 +117,7 @@ def _valid_tables(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The tables that are valid on their own, so the checks across them still run when another table is bad."""
     valid = {}
     for name, model in TABLES.items():
-        table = raw.get(name, {} if name in ("migration_bucket", "workflows") else None)
+        table = raw.get(name, {} if name in ("migration_bucket", "workflows", "export") else None)
         try:
             # A throwaway context: these tables' problems are already reported.
             valid[name] = model.model_validate(table, context={"problems": []})

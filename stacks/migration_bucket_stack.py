@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 
 from constructs import Construct
+from constructs.export_dag_deployment import ExportDagDeployment
 from constructs.export_write_access import ExportWriteAccess
 from constructs.migration_bucket import MigrationBucket
 from mwaa_migration.config import MigrationConfig
@@ -31,6 +32,25 @@ class MigrationBucketStack(Stack):
             export_prefix=migration.export_prefix,
             old_execution_role_arn=migration.source.execution_role_arn,
         )
+
+        plan = migration.environment
+        if plan is not None and plan.export_dag is not None:
+            dag = ExportDagDeployment(
+                self,
+                "ExportDag",
+                source_bucket=plan.export_dag.bucket,
+                key=plan.export_dag.key,
+                migration_bucket=storage.bucket.bucket_name,
+                migration_name=migration.name,
+            )
+            CfnOutput(
+                self,
+                "ExportDagLocation",
+                value=f"s3://{plan.export_dag.bucket}/{plan.export_dag.key}",
+                description="The export DAG in the old environment (DAG id mwaa_migration_export, paused)",
+            )
+            # The DAG may only appear once the old role may write to the bucket (which it already references).
+            dag.resource.node.add_dependency(self.write_access.policy)
 
         CfnOutput(self, "MigrationBucketName", value=storage.bucket.bucket_name, description="Export bucket")
         CfnOutput(self, "ExportPrefix", value=migration.export_prefix, description="Prefix the export DAG writes to")

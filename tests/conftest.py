@@ -28,11 +28,13 @@ os.environ.pop("AWS_PROFILE", None)
 
 # The Lambdas' modules are top-level in their assets; these put them on sys.path, so tests import them the same
 # way the runtime does. Imported after the environment is set: the construct module loads jsii.
+from constructs.export_dag_deployment import EXPORT_DAG_DEPLOY_DIR  # noqa: E402
 from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR  # noqa: E402
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
 
-if str(WORKFLOW_DEPLOY_DIR) not in sys.path:
-    sys.path.insert(0, str(WORKFLOW_DEPLOY_DIR))
+for _handler_dir in (WORKFLOW_DEPLOY_DIR, EXPORT_DAG_DEPLOY_DIR):
+    if str(_handler_dir) not in sys.path:
+        sys.path.insert(0, str(_handler_dir))
 
 
 import pytest  # noqa: E402
@@ -46,5 +48,6 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     # assets' exclusion of it is exercised by every synth the tests make.
     compileall.compile_dir(CLONE_SETTINGS_DIR, quiet=1)
     compileall.compile_dir(WORKFLOW_DEPLOY_DIR, quiet=1)
+    compileall.compile_dir(EXPORT_DAG_DEPLOY_DIR, quiet=1)
     compileall.compile_dir(EXAMPLE_WORKFLOWS / "dags", quiet=1)
     return synthesize(tmp_path_factory.mktemp("cdk.out"))

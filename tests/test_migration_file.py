@@ -609,6 +609,41 @@ def test_a_malformed_snapshot_field_is_read_as_the_clone_reads_it_not_a_tracebac
     )
 
 
+def test_the_export_dag_goes_into_the_old_dag_folder_by_default(tmp_path: Path) -> None:
+    config = load_migration(write(tmp_path, MWAA))
+
+    assert config.export.deploy_dag is True
+    assert config.environment is not None
+    target = config.environment.export_dag
+    assert target is not None
+    assert (target.bucket, target.key) == ("airflow-analytics-111122223333-us-east-1", "dags/mwaa_migration_export.py")
+
+
+def test_the_export_dag_can_be_left_to_the_user(tmp_path: Path) -> None:
+    config = load_migration(write(tmp_path, table("export", "deploy_dag = false")))
+
+    assert config.environment is not None and config.environment.export_dag is None
+
+
+def test_deploying_the_export_dag_is_for_an_mwaa_source_only(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, table("export", "deploy_dag = true", base=SELF)))
+
+    assert error.problems == [
+        "export.deploy_dag: only for an MWAA source; add migration_dags/export_metadata.py to your own DAG folder, "
+        "or run it as a script (README, step 3)"
+    ]
+
+
+def test_an_airflow_3_source_gets_no_export_dag_and_a_warning() -> None:
+    config = load_migration(REPO_ROOT / "tests" / "fixtures" / "plan" / "reporting.toml")
+
+    assert config.environment is not None
+    assert config.environment.export_dag is None
+    assert any(
+        w.startswith("[export]: the export DAG runs on Airflow 2 sources only") for w in config.environment.warnings
+    )
+
+
 def test_bad_case_ids_are_unique() -> None:
     assert len({case.id for case in BAD_CASES}) == len(BAD_CASES) >= 40
 

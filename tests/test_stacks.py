@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import lint_file
 
+from constructs.export_dag_deployment import EXPORT_DAG_DEPLOY_DIR
 from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
 from tests.synth_app import REPO_ROOT, SynthesizedApp, logical_id, resources_of_type
@@ -64,7 +65,11 @@ def test_cfn_lint_reports_nothing_on_any_template(synthesized: SynthesizedApp) -
 
 @pytest.mark.parametrize(
     ("code_dir", "handler"),
-    [(CLONE_SETTINGS_DIR, "source_check_handler.py"), (WORKFLOW_DEPLOY_DIR, "workflow_handler.py")],
+    [
+        (CLONE_SETTINGS_DIR, "source_check_handler.py"),
+        (WORKFLOW_DEPLOY_DIR, "workflow_handler.py"),
+        (EXPORT_DAG_DEPLOY_DIR, "export_dag_handler.py"),
+    ],
 )
 def test_lambda_assets_have_no_bytecode(synthesized: SynthesizedApp, code_dir: Path, handler: str) -> None:
     # The shared synth puts bytecode in the handlers' folders first, so there is something to leave out.
@@ -149,6 +154,41 @@ def test_retention_days_come_from_the_file(synthesized: SynthesizedApp) -> None:
     stack = synthesized.stacks["example-self-managed"].migration_bucket
     rules = synthesized.template(stack)["Resources"][logical_id(stack.bucket)]["Properties"]["LifecycleConfiguration"]
     assert rules["Rules"][0]["ExpirationInDays"] == 14
+
+
+def test_the_export_dag_goes_into_the_old_dag_folder_with_a_one_key_permission(synthesized: SynthesizedApp) -> None:
+    stack = synthesized.stacks["example"].migration_bucket
+    template = synthesized.template(stack)
+    dag = stack.node.find_child("ExportDag")
+    (resource,) = resources_of_type(template, "Custom::MwaaExportDag").values()
+    props = resource["Properties"]
+    assert (props["Bucket"], props["Key"], props["MigrationName"]) == (
+        "airflow-analytics-111122223333-us-east-1",
+        "dags/mwaa_migration_export.py",
+        "example",
+    )
+    assert props["MigrationBucket"] == {"Ref": logical_id(stack.bucket)}
+    statements = {s["Sid"]: s for s in policy_statements(template, logical_id(dag.node.find_child("HandlerPolicy")))}
+    write = statements["WriteExportDagOnly"]
+    assert write["Action"] == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert write["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":s3:::airflow-analytics-111122223333-us-east-1/dags/mwaa_migration_export.py",
+            ],
+        ]
+    }
+    assert set(statements) == {"ReadStagedExportDag", "WriteExportDagOnly", "WriteOwnLogs"}
+    # Not before the bucket it writes to and the old role's permission to write there.
+    assert logical_id(stack.write_access.policy) in resource["DependsOn"]
+
+
+def test_no_export_dag_for_a_self_managed_source(synthesized: SynthesizedApp) -> None:
+    template = synthesized.template(synthesized.stacks["example-self-managed"].migration_bucket)
+    assert not resources_of_type(template, "Custom::MwaaExportDag")
 
 
 def test_old_role_may_only_put_objects_under_the_export_prefix(synthesized: SynthesizedApp) -> None:

@@ -1,0 +1,154 @@
+"""The export DAG deployment Lambda against moto's S3: one file in the old DAG folder, written only where no
+other file is, replaced and removed only while it is this migration's (object metadata and If-Match)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import export_dag_handler
+import pytest
+from export_dag_deploy import DIGEST, MARK, ExportDagError
+from moto import mock_aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+ASSETS = "cdk-hnb659fds-assets-111122223333-us-east-1"
+OLD = "airflow-analytics-111122223333-us-east-1"
+KEY = "dags/mwaa_migration_export.py"
+TEMPLATE = b'MIGRATION_BUCKET = "__MWAA_MIGRATION_BUCKET__"\nMIGRATION_NAME = "__MWAA_MIGRATION_NAME__"\n'
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
+    with mock_aws():
+        client: S3Client = boto3.client("s3", region_name="us-east-1")
+        for bucket in (ASSETS, OLD):
+            client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=ASSETS, Key="v1.py", Body=TEMPLATE)
+        client.put_object(Bucket=ASSETS, Key="v2.py", Body=TEMPLATE + b"# a newer export DAG\n")
+        monkeypatch.setattr(export_dag_handler, "client_factory", lambda: client)
+        yield client
+
+
+def props(staged: str = "v1.py", **changes: str) -> dict[str, str]:
+    return {
+        "ServiceToken": "arn:aws:lambda:us-east-1:111122223333:function:provider",
+        "StagedBucket": ASSETS,
+        "StagedKey": staged,
+        "Bucket": OLD,
+        "Key": KEY,
+        "MigrationBucket": "mwaa-migration-example-111122223333-us-east-1",
+        "MigrationName": "example",
+        **changes,
+    }
+
+
+def event(request_type: str, properties: dict[str, str], physical_id: str | None = None) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "RequestType": request_type,
+        "LogicalResourceId": "ExportDag",
+        "ResourceProperties": properties,
+    }
+    if physical_id is not None:
+        found["PhysicalResourceId"] = physical_id
+    return found
+
+
+def body(s3: S3Client) -> bytes:
+    return s3.get_object(Bucket=OLD, Key=KEY)["Body"].read()
+
+
+def test_create_writes_the_file_with_the_migrations_values_and_its_mark(s3: S3Client) -> None:
+    response = export_dag_handler.on_event(event("Create", props()), None)
+
+    assert body(s3) == (
+        b'MIGRATION_BUCKET = "mwaa-migration-example-111122223333-us-east-1"\nMIGRATION_NAME = "example"\n'
+    )
+    metadata = s3.head_object(Bucket=OLD, Key=KEY)["Metadata"]
+    assert metadata[MARK] == "example"
+    assert response["PhysicalResourceId"] == f"s3://{OLD}/{KEY}#{metadata[DIGEST]}"
+    assert [obj["Key"] for obj in s3.list_objects_v2(Bucket=OLD)["Contents"]] == [KEY], "one key, nothing else"
+
+
+def test_create_never_overwrites_someone_elses_file(s3: S3Client) -> None:
+    s3.put_object(Bucket=OLD, Key=KEY, Body=b"# the team's own DAG\n")
+
+    with pytest.raises(ExportDagError) as caught:
+        export_dag_handler.on_event(event("Create", props()), None)
+
+    assert str(caught.value) == (
+        f"s3://{OLD}/{KEY} already exists and this migration didn't write it; rename or remove that file, or set "
+        "[export] deploy_dag = false and add the export DAG yourself"
+    )
+    assert body(s3) == b"# the team's own DAG\n"
+
+
+def test_update_replaces_its_own_file_and_the_old_physical_id_delete_leaves_it(s3: S3Client) -> None:
+    created = export_dag_handler.on_event(event("Create", props()), None)
+    updated = export_dag_handler.on_event(event("Update", props("v2.py"), created["PhysicalResourceId"]), None)
+
+    assert body(s3).endswith(b"# a newer export DAG\n")
+    assert updated["PhysicalResourceId"] != created["PhysicalResourceId"]
+    # CloudFormation then deletes the old physical ID: its content is gone already, so the file stays.
+    export_dag_handler.on_event(event("Delete", props(), created["PhysicalResourceId"]), None)
+    assert body(s3).endswith(b"# a newer export DAG\n")
+
+
+def test_an_unchanged_file_is_not_written_again(s3: S3Client) -> None:
+    created = export_dag_handler.on_event(event("Create", props()), None)
+    etag = s3.head_object(Bucket=OLD, Key=KEY)["ETag"]
+
+    again = export_dag_handler.on_event(event("Update", props(), created["PhysicalResourceId"]), None)
+
+    assert again["PhysicalResourceId"] == created["PhysicalResourceId"]
+    assert s3.head_object(Bucket=OLD, Key=KEY)["ETag"] == etag
+
+
+def test_delete_removes_the_file_it_wrote(s3: S3Client) -> None:
+    created = export_dag_handler.on_event(event("Create", props()), None)
+
+    export_dag_handler.on_event(event("Delete", props(), created["PhysicalResourceId"]), None)
+
+    assert "Contents" not in s3.list_objects_v2(Bucket=OLD)
+
+
+def test_delete_leaves_a_file_that_changed_or_that_isnt_ours(s3: S3Client) -> None:
+    created = export_dag_handler.on_event(event("Create", props()), None)
+    s3.put_object(Bucket=OLD, Key=KEY, Body=b"# edited by hand\n", Metadata={MARK: "example", DIGEST: "0" * 64})
+
+    export_dag_handler.on_event(event("Delete", props(), created["PhysicalResourceId"]), None)
+    assert body(s3) == b"# edited by hand\n"
+
+    s3.put_object(Bucket=OLD, Key=KEY, Body=b"# another migration's\n", Metadata={MARK: "other"})
+    export_dag_handler.on_event(event("Delete", props(), f"s3://{OLD}/{KEY}"), None)
+    assert body(s3) == b"# another migration's\n"
+
+
+def test_delete_after_a_create_that_failed_early_makes_no_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_client() -> None:
+        raise AssertionError("no AWS call expected")
+
+    monkeypatch.setattr(export_dag_handler, "client_factory", no_client)
+
+    assert export_dag_handler.on_event(event("Delete", {"ServiceToken": "x"}, "pending"), None) == {
+        "PhysicalResourceId": "pending"
+    }
+
+
+def test_a_template_without_its_placeholders_is_refused(s3: S3Client) -> None:
+    s3.put_object(Bucket=ASSETS, Key="broken.py", Body=b"MIGRATION_BUCKET = 'x'\n")
+
+    with pytest.raises(ExportDagError) as caught:
+        export_dag_handler.on_event(event("Create", props("broken.py")), None)
+
+    assert "must hold __MWAA_MIGRATION_BUCKET__ once" in str(caught.value)
+
+
+def test_an_s3_error_is_one_line_naming_the_object(s3: S3Client) -> None:
+    with pytest.raises(ExportDagError) as caught:
+        export_dag_handler.on_event(event("Create", props(Bucket="no-such-bucket")), None)
+
+    assert str(caught.value).startswith("HeadObject failed for s3://no-such-bucket/dags/mwaa_migration_export.py")

@@ -1,0 +1,298 @@
+"""The export DAG file against real Airflow installs and a real PostgreSQL (what MWAA runs on).
+
+The Airflow versions live in their own virtualenvs (`make airflow-envs`); these tests drive them through
+subprocesses running tests/airflow_harness.py, which seeds the database with Airflow's own models.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import airflow_harness as harness
+from tests.pg_cluster import Cluster
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPORT_FILE = REPO_ROOT / "migration_dags" / "export_metadata.py"
+HARNESS = Path(harness.__file__).resolve()
+# The newest 2.x MWAA offers, and the oldest 2.x tested: 2.0.2 to 2.2.5 also install on Python 3.11 (with the same
+# pendulum and Flask-Session pins) but the seed uses mapped tasks (2.3+); 2.4.3 is the oldest verified end to end.
+AIRFLOW_VERSIONS = ["2.10.3", "2.4.3"]
+HISTORY_TABLES = ["task_fail", "task_instance_history"]
+COMPARED_TABLES = [
+    "variable",
+    "slot_pool",
+    "dag",
+    "dag_run",
+    "task_instance",
+    *HISTORY_TABLES,
+    "xcom",
+    "log",
+    "sla_miss",
+]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
+class AirflowEnv:
+    """One Airflow version's virtualenv, pointed at one database."""
+
+    def __init__(self, version: str, url: str, home: Path, fernet_key: str) -> None:
+        self.version = version
+        self.python = REPO_ROOT / f".venv-airflow-{version}" / "bin" / "python"
+        if not self.python.exists():
+            raise RuntimeError(f"{self.python} is missing: run `make airflow-envs`")
+        home.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            "PATH": f"{self.python.parent}:{os.environ['PATH']}",
+            "HOME": str(home),
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
+            # Before 2.3 the option lived in [core].
+            "AIRFLOW__CORE__SQL_ALCHEMY_CONN": url,
+            "AIRFLOW__CORE__FERNET_KEY": fernet_key,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "PYTHONWARNINGS": "ignore",
+        }
+
+    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(  # noqa: S603
+            [*command], env=self.env, capture_output=True, text=True, check=False, cwd=REPO_ROOT, timeout=600
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"{command} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return done
+
+    def migrate(self) -> None:
+        airflow = str(self.python.parent / "airflow")
+        # `db migrate` since 2.7; `db upgrade` before.
+        help_text = self.run(airflow, "db", "--help").stdout
+        self.run(airflow, "db", "migrate" if re.search(r"^\s+migrate\s", help_text, re.M) else "upgrade")
+
+    def harness(self, *args: str) -> Any:
+        done = self.run(str(self.python), str(HARNESS), *args)
+        # Airflow may log to stdout; the harness's answer is the last line.
+        return json.loads(done.stdout.strip().splitlines()[-1])["result"]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    cluster = Cluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def fernet_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def _env(cluster: Cluster, version: str, name: str, root: Path, key: str) -> AirflowEnv:
+    database = re.sub(r"\W", "_", f"{name}_{version}")
+    env = AirflowEnv(version, cluster.create_database(database), root / database, key)
+    env.migrate()
+    return env
+
+
+@pytest.fixture(scope="session", params=AIRFLOW_VERSIONS)
+def seeded(
+    request: pytest.FixtureRequest, postgres: Cluster, fernet_key: str, tmp_path_factory: pytest.TempPathFactory
+) -> AirflowEnv:
+    env = _env(postgres, request.param, "seeded", tmp_path_factory.mktemp("airflow"), fernet_key)
+    env.harness("seed")
+    return env
+
+
+@pytest.fixture(scope="session", params=AIRFLOW_VERSIONS)
+def empty(
+    request: pytest.FixtureRequest, postgres: Cluster, fernet_key: str, tmp_path_factory: pytest.TempPathFactory
+) -> AirflowEnv:
+    return _env(postgres, request.param, "empty", tmp_path_factory.mktemp("airflow"), fernet_key)
+
+
+def check_parts(root: Path, manifest: dict[str, Any]) -> None:
+    """Every part the manifest lists is there, with its size, checksum and row count."""
+    for section in ("tables", "secrets"):
+        for table, entry in manifest[section].items():
+            assert entry["parts"], table
+            assert entry["rows"] == sum(part["rows"] for part in entry["parts"])
+            for part in entry["parts"]:
+                data = (root / part["key"]).read_bytes()
+                assert len(data) == part["bytes"], part["key"]
+                assert hashlib.sha256(data).hexdigest() == part["sha256"], part["key"]
+                assert len(read_jsonl(root / part["key"])) == part["rows"], part["key"]
+    listed = {part["key"] for s in ("tables", "secrets") for e in manifest[s].values() for part in e["parts"]}
+    written = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    assert written == listed | {"manifest.json"}
+
+
+def table_rows(root: Path, manifest: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    return [row for part in manifest["tables"][table]["parts"] for row in read_jsonl(root / part["key"])]
+
+
+def test_export_file_is_python_37() -> None:
+    source = EXPORT_FILE.read_text()
+    ast.parse(source, feature_version=(3, 7))
+    # The deployment substitutes these two lines' tokens as plain text.
+    assert 'MIGRATION_BUCKET = "__MWAA_MIGRATION_BUCKET__"\n' in source
+    assert 'MIGRATION_NAME = "__MWAA_MIGRATION_NAME__"\n' in source
+    # 3.8+ syntax that ast's feature_version doesn't reject: walrus is rejected, these at runtime are not.
+    assert "datetime.UTC" not in source
+    assert "removeprefix" not in source
+
+
+def test_archive_matches_database_row_for_row(seeded: AirflowEnv, tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    result = seeded.harness("export", "--out", str(out))
+    manifest = result["manifest"]
+    assert result["order"][-1] == "manifest.json"
+    assert result["order"].count("manifest.json") == 1
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    check_parts(out, manifest)
+
+    assert manifest["format"] == 1
+    assert manifest["export_id"] == "test-export"
+    assert manifest["source"]["airflow_version"] == seeded.version
+    assert manifest["source"]["dialect"] == "postgresql"
+    assert re.fullmatch(r"[0-9a-f]{12}", manifest["source"]["alembic_revision"])
+    assert manifest["paused"] == [harness.SEED_PAUSED_DAG]
+
+    # Row for row against a plain read of the same tables (the dag table: the three columns the export takes).
+    dump = seeded.harness("dump", "--tables", ",".join(COMPARED_TABLES))
+    for table, rows in dump.items():
+        if table == "variable":
+            rows = [{k: v for k, v in row.items() if k != "val"} for row in rows]
+        assert table_rows(out, manifest, table) == rows, table
+        # Columns come from reflection: the manifest names exactly the database's columns.
+        assert list(manifest["tables"][table]["columns"]) == list(rows[0]), table
+    assert any(table in manifest["tables"] for table in HISTORY_TABLES)
+
+    runs = table_rows(out, manifest, "dag_run")
+    assert len(runs) == len(harness.RUN_DATES)
+    # dag_run.conf is a pickle on 2.x: unpickled into JSON.
+    assert all(run["conf"] == harness.RUN_CONF for run in runs)
+    assert manifest["tables"]["dag_run"]["binary"]["conf"] == "unpickled"
+    instances = table_rows(out, manifest, "task_instance")
+    assert sorted(ti["map_index"] for ti in instances if ti["task_id"] == "load") == sorted([0, 1, 2] * len(runs))
+    assert {ti["try_number"] for ti in instances if ti["task_id"] == "extract"} == {3}
+    history = sum(manifest["tables"][t]["rows"] for t in HISTORY_TABLES if t in manifest["tables"])
+    assert history >= 2 * len(runs)
+    xcoms = table_rows(out, manifest, "xcom")
+    assert [json.loads(base64.b64decode(x["value"])) for x in xcoms] == [harness.XCOM_VALUE] * len(runs)
+    pools = {p["pool"]: p["slots"] for p in table_rows(out, manifest, "slot_pool")}
+    assert pools.items() >= harness.POOLS.items()
+
+    # Secrets: decrypted, only under secrets/, private.
+    variables = {row["key"]: row["val"] for row in read_jsonl(out / "secrets" / "variable.jsonl.gz")}
+    assert variables.keys() == harness.VARIABLES.keys()
+    assert variables["plain_var"] == harness.VARIABLES["plain_var"]
+    assert json.loads(variables["json_var"]) == harness.VARIABLES["json_var"]
+    (connection,) = read_jsonl(out / "secrets" / "connection.jsonl.gz")
+    assert connection["password"] == harness.CONNECTION["password"]
+    assert json.loads(connection["extra"]) == harness.CONNECTION["extra"]
+    assert connection["is_encrypted"] is False
+    assert "connection" not in manifest["tables"]
+    assert not list((out / "tables").glob("connection*"))
+    for path in (out / "tables").rglob("*.gz"):
+        assert harness.CONNECTION["password"].encode() not in gzip.decompress(path.read_bytes())
+        assert b"plain value" not in gzip.decompress(path.read_bytes())
+    assert stat.S_IMODE((out / "secrets").stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (out / "secrets").iterdir()} == {0o600}
+
+
+def test_empty_database(empty: AirflowEnv, tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    manifest = empty.harness("export", "--out", str(out))["manifest"]
+    check_parts(out, manifest)
+    assert manifest["tables"]["dag_run"]["rows"] == 0
+    assert manifest["tables"]["task_instance"]["rows"] == 0
+    assert manifest["secrets"]["connection"]["rows"] == 0
+    assert manifest["paused"] == []
+    assert any("not in this source's database" in warning for warning in manifest["warnings"])
+
+
+def test_failed_part_leaves_no_manifest(seeded: AirflowEnv, tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    result = seeded.harness("export", "--out", str(out), "--fail-prefix", "tables/task_instance/")
+    assert "tables/task_instance/part-00000.jsonl.gz failed 3 times" in result["error"]
+    assert result["attempts"]["tables/task_instance/part-00000.jsonl.gz"] == 3
+    assert "manifest.json" not in result["order"]
+    assert not (out / "manifest.json").exists()
+
+
+def test_transient_failures_are_retried(seeded: AirflowEnv, tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    result = seeded.harness("export", "--out", str(out), "--flaky")
+    assert set(result["attempts"].values()) == {harness.FLAKY_TRIES}
+    check_parts(out, result["manifest"])
+
+
+def test_since_window(seeded: AirflowEnv, tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    tables = "dag_run,task_instance,variable"
+    manifest = seeded.harness("export", "--out", str(out), "--since", "2026-02-15", "--tables", tables)["manifest"]
+    assert set(manifest["tables"]) == {"dag_run", "task_instance", "variable"}
+    (run,) = table_rows(out, manifest, "dag_run")
+    assert run["execution_date"] == harness.RUN_DATES[-1].isoformat()
+    instances = table_rows(out, manifest, "task_instance")
+    assert len(instances) == 4
+    assert {ti["run_id"] for ti in instances} == {run["run_id"]}
+    # Variables have no date: all of them.
+    assert manifest["tables"]["variable"]["rows"] == len(harness.VARIABLES)
+
+
+def test_dag_loads_and_runs_in_airflow(seeded: AirflowEnv, tmp_path: Path) -> None:
+    result = seeded.harness("dag", "--out", str(tmp_path))
+    assert result["import_errors"] == {}
+    assert result["dag_ids"] == ["mwaa_migration_export"]
+    assert result["is_paused_upon_creation"] is True
+    assert result["schedule_interval"] == "None"
+    assert result["catchup"] is False
+    assert result["task_ids"] == ["export"]
+    assert result["written"] == ["s3://test-bucket/exports/harness/cutover-1/"]
+    archive = tmp_path / "exports" / "harness" / "cutover-1"
+    manifest = json.loads((archive / "manifest.json").read_text())
+    assert manifest["export_id"] == "cutover-1"
+    assert set(manifest["tables"]) == {"variable", "dag_run"}
+    check_parts(archive, manifest)
+
+
+def test_script_mode(seeded: AirflowEnv, tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    done = seeded.run(str(seeded.python), str(EXPORT_FILE), "--out", str(out), "--export-id", "manual-1")
+    assert "task_instance: 12 rows" in done.stderr
+    assert "holds decrypted connections and variables" in done.stderr
+    assert "export manual-1 complete" in done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    check_parts(out, manifest)
+    assert stat.S_IMODE((out / "secrets" / "connection.jsonl.gz").stat().st_mode) == 0o600
+    # An archive goes into a new or empty folder only.
+    again = seeded.run(str(seeded.python), str(EXPORT_FILE), "--out", str(out), check=False)
+    assert again.returncode == 1
+    assert "is not empty" in again.stderr
+
+
+def test_helper_python_is_not_the_test_python() -> None:
+    # The harness runs in Airflow's virtualenvs, never in this one (which has no Airflow).
+    assert shutil.which("airflow", path=str(Path(sys.executable).parent)) is None
