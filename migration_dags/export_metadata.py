@@ -186,11 +186,16 @@ def put_with_retry(writer: ArchiveWriter, key: str, body: BinaryIO, size: int, s
 # --- Values to JSON --------------------------------------------------------------------------------------------
 
 
+_ZERO = datetime.timedelta(0)
+
+
 def _utc_iso(value: datetime.datetime) -> str:
     # Airflow stores UTC; a naive value (MySQL DATETIME, SQLite) is UTC too.
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(datetime.timezone.utc).isoformat()
+    elif value.utcoffset() != _ZERO:
+        value = value.astimezone(datetime.timezone.utc)
+    return value.isoformat()
 
 
 def _is_pickle(raw: bytes) -> bool:
@@ -241,31 +246,81 @@ class TableStats:
         self.problems[(column, reason)] = self.problems.get((column, reason), 0) + 1
 
 
-def encode_row(keys: list[str], row: Any, binary_columns: set[str], stats: TableStats) -> dict[str, Any]:
-    record = {}
-    for key, value in zip(keys, row):
-        if key in binary_columns and value is not None:
-            raw = bytes(value)
-            if _is_pickle(raw):
-                stats.binary.setdefault(key, set()).add("unpickled")
-                try:
-                    # The source's own data, unpickled where Airflow itself unpickles it.
-                    value = to_json_value(pickle.loads(raw))  # noqa: S301
-                except Exception as error:
-                    stats.problem(key, f"pickled value with no JSON form ({type(error).__name__}): null")
-                    value = None
-                record[key] = value
+class RowEncoder:
+    """One table's rows as JSON-ready dicts. Which columns need converting is decided once, from the reflected
+    types, so a row costs a conversion per datetime, binary or unusual column, not an isinstance chain per value."""
+
+    # Pickles up to this size are remembered by their bytes: most rows repeat one (an empty executor_config).
+    CACHED_PICKLE_BYTES = 1024
+    CACHED_PICKLES = 1000
+
+    def __init__(self, keys: list[str], kinds: dict[str, str], stats: TableStats) -> None:
+        self.keys = keys
+        self.stats = stats
+        # (position, column, kind) for each column that isn't a plain str/int/float/bool.
+        self.steps = [(i, key, kinds.get(key, "any")) for i, key in enumerate(keys) if kinds.get(key) != "plain"]
+        self._pickles: dict[bytes, Any] = {}
+
+    def encode(self, row: Any) -> dict[str, Any]:
+        values = list(row)
+        for index, key, kind in self.steps:
+            value = values[index]
+            if value is None:
                 continue
-            stats.binary.setdefault(key, set()).add("base64")
+            if kind == "datetime" and type(value) is str:
+                values[index] = _postgres_timestamp(value)
+            elif kind == "datetime" and type(value) is datetime.datetime:
+                values[index] = _utc_iso(value)
+            elif kind == "binary":
+                values[index] = self._binary(key, value)
+            else:
+                values[index] = self._any(key, value)
+        return dict(zip(self.keys, values))
+
+    def _any(self, key: str, value: Any) -> Any:
         try:
-            record[key] = to_json_value(value)
+            return to_json_value(value)
         except TypeError as error:
-            stats.problem(key, f"{error}: null")
-            record[key] = None
-    return record
+            self.stats.problem(key, f"{error}: null")
+            return None
+
+    def _binary(self, key: str, value: Any) -> Any:
+        raw = bytes(value)
+        if not _is_pickle(raw):
+            self.stats.binary.setdefault(key, set()).add("base64")
+            return base64.b64encode(raw).decode("ascii")
+        self.stats.binary.setdefault(key, set()).add("unpickled")
+        if raw in self._pickles:
+            return self._pickles[raw]
+        try:
+            # The source's own data, unpickled where Airflow itself unpickles it.
+            decoded = to_json_value(pickle.loads(raw))  # noqa: S301
+        except Exception as error:
+            self.stats.problem(key, f"pickled value with no JSON form ({type(error).__name__}): null")
+            decoded = None
+        if len(raw) <= self.CACHED_PICKLE_BYTES and len(self._pickles) < self.CACHED_PICKLES:
+            self._pickles[raw] = decoded
+        return decoded
+
+
+def column_kind(column: Any) -> str:
+    """How a column's values become JSON: plain (as they are), datetime, binary (base64 or unpickled), or any."""
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return "any"
+    if python_type is bytes:
+        return "binary"
+    if python_type is datetime.datetime:
+        return "datetime"
+    return "plain" if python_type in (str, int, float, bool) else "any"
 
 
 # --- Parts -----------------------------------------------------------------------------------------------------
+
+
+# One encoder for every row: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class PartWriter:
@@ -284,17 +339,36 @@ class PartWriter:
     def _open(self) -> None:
         # Closed in flush(), after the upload: a context manager can't span the rows of a part.
         self._file = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115
-        # mtime=0: the same rows give the same bytes (and checksum).
-        self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=6, mtime=0)
+        # mtime=0: the same rows give the same bytes (and checksum). Level 1: at level 6 compressing took about a
+        # tenth of the export's time (benchmarks/export_benchmark.py); the parts are somewhat larger, not slower.
+        self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=1, mtime=0)
 
-    def add(self, record: dict[str, Any]) -> None:
-        if self._gzip is None:
-            self._open()
-        line = json.dumps(record, separators=(",", ":"), sort_keys=True, allow_nan=False) + "\n"
-        self._gzip.write(line.encode("utf-8"))
-        self._rows += 1
-        if self._rows >= self.limit:
-            self.flush()
+    def add_many(self, records: list[dict[str, Any]]) -> None:
+        """Rows in column order (deterministic without sorting), written a batch at a time, split at the part size."""
+        start = 0
+        while start < len(records):
+            if self._gzip is None:
+                self._open()
+            batch = records[start : start + self.limit - self._rows]
+            self._gzip.write("".join([self._line(record) for record in batch]).encode("utf-8"))
+            self._rows += len(batch)
+            start += len(batch)
+            if self._rows >= self.limit:
+                self.flush()
+
+    def _line(self, record: dict[str, Any]) -> str:
+        try:
+            return _ENCODER.encode(record) + "\n"
+        except TypeError:
+            # A value its column's type didn't announce (SQLite stores anything anywhere): the thorough way.
+            fixed = {}
+            for key, value in record.items():
+                try:
+                    fixed[key] = to_json_value(value)
+                except TypeError as error:
+                    self.stats.problem(key, f"{error}: null")
+                    fixed[key] = None
+            return _ENCODER.encode(fixed) + "\n"
 
     def flush(self, force: bool = False) -> None:
         if self._gzip is None:
@@ -345,13 +419,6 @@ def _type_name(column: Any) -> str:
         return type(column.type).__name__
 
 
-def _is_binary(column: Any) -> bool:
-    try:
-        return column.type.python_type is bytes
-    except NotImplementedError:
-        return False
-
-
 def _window(table: Any, name: str, since: datetime.datetime | None, tables: dict[str, Any]) -> tuple[Any, str]:
     """The WHERE clause of the `since` window and a note of how it applies (or None, "")."""
     if since is None or name not in WINDOW_COLUMNS:
@@ -370,6 +437,9 @@ def _window(table: Any, name: str, since: datetime.datetime | None, tables: dict
 
 def _rows(engine: Any, query: Any) -> Iterator[tuple[list[str], list[Any]]]:
     """Batches of rows through a server-side cursor where the dialect has one (SQLite's cursor is lazy anyway)."""
+    if engine.dialect.driver == "psycopg2":
+        yield from _postgres_rows(engine, query)
+        return
     with engine.connect() as connection:
         result = connection.execution_options(stream_results=True).execute(query)
         keys = list(result.keys())
@@ -381,6 +451,65 @@ def _rows(engine: Any, query: Any) -> Iterator[tuple[list[str], list[Any]]]:
                 yield keys, batch
         finally:
             result.close()
+
+
+# PostgreSQL's own text for timestamps: parsing it into datetimes to print them again was a third of the export's
+# time. With the transaction's time zone set to UTC it is ISO-8601 but for a space and a short offset.
+_PG_TIMESTAMP_OIDS = (1114, 1184)  # timestamp, timestamptz
+
+
+def _postgres_rows(engine: Any, query: Any) -> Iterator[tuple[list[str], list[Any]]]:
+    import psycopg2.extensions  # type: ignore[import-untyped]  # MWAA's and Airflow's PostgreSQL driver
+
+    as_text = psycopg2.extensions.new_type(_PG_TIMESTAMP_OIDS, "MWAA_MIGRATION_TIMESTAMP_TEXT", _keep_text)
+    compiled = query.compile(dialect=engine.dialect)
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as setup:
+            # LOCAL: for this read-only transaction only, which is rolled back below; the pool sees no change.
+            setup.execute("SET LOCAL TIME ZONE 'UTC'")
+        cursor = raw.cursor(name="mwaa_migration_export")  # server-side: rows come FETCH_ROWS at a time
+        psycopg2.extensions.register_type(as_text, cursor)
+        cursor.itersize = FETCH_ROWS
+        cursor.execute(str(compiled), compiled.params)
+        keys: list[str] | None = None
+        while True:
+            batch = cursor.fetchmany(FETCH_ROWS)
+            if keys is None:
+                keys = [column[0] for column in cursor.description]
+            if not batch:
+                break
+            yield keys, batch
+        cursor.close()
+    finally:
+        raw.rollback()
+        raw.close()
+
+
+def _keep_text(value: str | None, cursor: Any) -> str | None:
+    return value
+
+
+def _postgres_timestamp(text: str) -> str:
+    """`2026-01-01 00:05:00.5+00` (or without an offset) as Python's isoformat writes it for UTC:
+    `2026-01-01T00:05:00.500000+00:00`. Anything else (infinity) stays as PostgreSQL wrote it."""
+    # The two shapes nearly every value has, without the general parse below.
+    if len(text) == 29 and text[26:] == "+00" and text[19] == ".":
+        return text[:10] + "T" + text[11:26] + "+00:00"
+    if len(text) == 22 and text[19:] == "+00":
+        return text[:10] + "T" + text[11:19] + "+00:00"
+    if len(text) < 19 or text[10] != " ":
+        return text
+    seconds, rest = text[:19], text[19:]
+    offset = rest[-3:] if rest.endswith(("+00", "-00")) else ""
+    fraction = rest[: len(rest) - len(offset)]
+    if offset == "" and rest[-3:-2] in ("+", "-"):
+        return text  # an offset other than UTC: the session's time zone wasn't applied
+    if fraction and (fraction[0] != "." or not fraction[1:].isdigit()):
+        return text
+    # PostgreSQL drops trailing zeros of the fraction; isoformat writes all six digits, or none.
+    fraction = fraction.ljust(7, "0") if fraction else ""
+    return seconds.replace(" ", "T") + fraction + "+00:00"
 
 
 # --- The export ------------------------------------------------------------------------------------------------
@@ -466,14 +595,15 @@ class Exporter:
     def _stream(self, name: str, columns: list[Any], parts: PartWriter, transform: Any = None) -> TableStats:
         table = self.reflected[name]
         stats = parts.stats
-        binary = {c.name for c in columns if _is_binary(c)}
+        kinds = {c.name: column_kind(c) for c in columns}
+        encoder: RowEncoder | None = None
         count = 0
         for keys, batch in _rows(self.engine, self._query(name, table, columns)):
-            for row in batch:
-                record = encode_row(keys, row, binary, stats)
-                if transform is not None:
-                    record = transform(record, stats)
-                parts.add(record)
+            encoder = encoder or RowEncoder(keys, kinds, stats)
+            records = [encoder.encode(row) for row in batch]
+            if transform is not None:
+                records = [transform(record, stats) for record in records]
+            parts.add_many(records)
             count += len(batch)
             if count % PART_ROWS < FETCH_ROWS:
                 self.progress(f"{name}: {count} rows")

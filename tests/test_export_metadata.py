@@ -343,3 +343,29 @@ def as_utc(row: dict[str, Any]) -> dict[str, Any]:
 
 def decoded(row: dict[str, Any], json_columns: set[str]) -> dict[str, Any]:
     return {k: json.loads(v) if k in json_columns and isinstance(v, str) else v for k, v in row.items()}
+
+
+def test_postgres_timestamp_text_is_written_as_isoformat_writes_it() -> None:
+    # Checked in the Airflow virtualenv, where the export file imports; each case against Python's own isoformat.
+    script = (
+        "import datetime, importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('export_metadata', {str(EXPORT_FILE)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "print(json.dumps([module._postgres_timestamp(text) for text in json.loads(sys.argv[1])]))\n"
+    )
+    cases = {
+        "2026-01-01 00:05:00+00": "2026-01-01T00:05:00+00:00",
+        "2026-01-01 00:05:00.5+00": "2026-01-01T00:05:00.500000+00:00",
+        "2026-11-28 14:11:27.21949+00": "2026-11-28T14:11:27.219490+00:00",
+        "2026-11-28 14:11:27.123456": "2026-11-28T14:11:27.123456+00:00",
+        "2026-11-28 14:11:27+05:30": "2026-11-28 14:11:27+05:30",
+        "infinity": "infinity",
+    }
+    python = REPO_ROOT / ".venv-airflow-2.10.3" / "bin" / "python"
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [str(python), "-c", script, json.dumps(list(cases))], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == list(cases.values())
+    for text, iso in list(cases.items())[:4]:
+        parsed = datetime.fromisoformat(text.replace("+00", "+00:00") if text.endswith("+00") else text + "+00:00")
+        assert parsed.isoformat() == iso
