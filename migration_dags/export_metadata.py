@@ -19,7 +19,8 @@ The archive:
   secrets/variable.jsonl.gz           variables with their values decrypted; tables/variable has them without `val`
   manifest.json                       written last, only when everything else is uploaded
 Binary columns are base64, except pickles, which are unpickled here (where their classes live) into JSON; the
-manifest's `binary` map says per column which encoding its values have ("base64", "unpickled" or "mixed").
+manifest's `binary` map says per column which encoding its values have ("base64", "unpickled", "text" for a value
+the column's type didn't announce, or "mixed").
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import pathlib
 import pickle
@@ -205,6 +207,8 @@ def _is_pickle(raw: bytes) -> bool:
 
 def to_json_value(value: Any) -> Any:
     """A value unpickled or read from a column, as JSON; TypeError when it has no faithful JSON form."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TypeError(f"a number JSON can't hold ({value})")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, datetime.datetime):
@@ -285,6 +289,10 @@ class RowEncoder:
             return None
 
     def _binary(self, key: str, value: Any) -> Any:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            # A type that lies (SQLite keeps text in a BLOB column): written as it is, and the manifest says so.
+            self.stats.binary.setdefault(key, set()).add("text")
+            return self._any(key, value)
         raw = bytes(value)
         if not _is_pickle(raw):
             self.stats.binary.setdefault(key, set()).add("base64")
@@ -359,8 +367,8 @@ class PartWriter:
     def _line(self, record: dict[str, Any]) -> str:
         try:
             return _ENCODER.encode(record) + "\n"
-        except TypeError:
-            # A value its column's type didn't announce (SQLite stores anything anywhere): the thorough way.
+        except (TypeError, ValueError):
+            # A value its column's type didn't announce (SQLite stores anything anywhere), or NaN: the thorough way.
             fixed = {}
             for key, value in record.items():
                 try:

@@ -69,7 +69,8 @@ def test_create_writes_the_file_with_the_migrations_values_and_its_mark(s3: S3Cl
     )
     metadata = s3.head_object(Bucket=OLD, Key=KEY)["Metadata"]
     assert metadata[MARK] == "example"
-    assert response["PhysicalResourceId"] == f"s3://{OLD}/{KEY}#{metadata[DIGEST]}"
+    assert response["PhysicalResourceId"] == f"s3://{OLD}/{KEY}"
+    assert response["Data"]["Sha256"] == metadata[DIGEST]
     assert [obj["Key"] for obj in s3.list_objects_v2(Bucket=OLD)["Contents"]] == [KEY], "one key, nothing else"
 
 
@@ -86,15 +87,46 @@ def test_create_never_overwrites_someone_elses_file(s3: S3Client) -> None:
     assert body(s3) == b"# the team's own DAG\n"
 
 
-def test_update_replaces_its_own_file_and_the_old_physical_id_delete_leaves_it(s3: S3Client) -> None:
+def test_update_replaces_its_own_file_in_place_and_a_rollback_writes_the_old_one_back(s3: S3Client) -> None:
     created = export_dag_handler.on_event(event("Create", props()), None)
     updated = export_dag_handler.on_event(event("Update", props("v2.py"), created["PhysicalResourceId"]), None)
 
     assert body(s3).endswith(b"# a newer export DAG\n")
-    assert updated["PhysicalResourceId"] != created["PhysicalResourceId"]
-    # CloudFormation then deletes the old physical ID: its content is gone already, so the file stays.
+    assert updated["PhysicalResourceId"] == created["PhysicalResourceId"], "in place: no Delete of a replaced one"
+    # A later resource fails: CloudFormation sends the old properties back as an Update.
+    export_dag_handler.on_event(event("Update", props("v1.py"), updated["PhysicalResourceId"]), None)
+    assert (
+        body(s3) == b'MIGRATION_BUCKET = "mwaa-migration-example-111122223333-us-east-1"\nMIGRATION_NAME = "example"\n'
+    )
+
+
+def test_a_new_location_writes_there_and_the_old_one_is_removed_after(s3: S3Client) -> None:
+    created = export_dag_handler.on_event(event("Create", props()), None)
+    moved = export_dag_handler.on_event(
+        event("Update", props(Key="airflow/dags/mwaa_migration_export.py"), created["PhysicalResourceId"]), None
+    )
+    assert moved["PhysicalResourceId"] != created["PhysicalResourceId"]
+    # CloudFormation then deletes the replaced physical ID, with the old properties.
     export_dag_handler.on_event(event("Delete", props(), created["PhysicalResourceId"]), None)
-    assert body(s3).endswith(b"# a newer export DAG\n")
+
+    assert [obj["Key"] for obj in s3.list_objects_v2(Bucket=OLD)["Contents"]] == [
+        "airflow/dags/mwaa_migration_export.py"
+    ]
+
+
+def test_a_missing_key_answered_with_403_reads_as_absent(s3: S3Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Real S3 says 403, not 404, to a HEAD of a missing key when the caller can't list the bucket (moto says 404).
+    from botocore.exceptions import ClientError
+
+    def forbidden(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
+
+    monkeypatch.setattr(s3, "head_object", forbidden)
+
+    export_dag_handler.on_event(event("Create", props()), None)
+    export_dag_handler.on_event(event("Delete", props(), f"s3://{OLD}/{KEY}"), None)
+
+    assert body(s3).startswith(b'MIGRATION_BUCKET = "mwaa-migration-example'), "written; the delete saw nothing"
 
 
 def test_an_unchanged_file_is_not_written_again(s3: S3Client) -> None:

@@ -369,3 +369,25 @@ def test_postgres_timestamp_text_is_written_as_isoformat_writes_it() -> None:
     for text, iso in list(cases.items())[:4]:
         parsed = datetime.fromisoformat(text.replace("+00", "+00:00") if text.endswith("+00") else text + "+00:00")
         assert parsed.isoformat() == iso
+
+
+def test_values_a_column_type_didnt_announce_and_nan_become_warnings_not_a_failed_export() -> None:
+    # SQLite keeps text in a BLOB column; a float column may hold NaN, which JSON can't: neither stops an export.
+    script = (
+        "import importlib.util, json\n"
+        f"spec = importlib.util.spec_from_file_location('export_metadata', {str(EXPORT_FILE)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "stats = m.TableStats({'blob': 'BLOB', 'duration': 'FLOAT'})\n"
+        "encoder = m.RowEncoder(['blob', 'duration'], {'blob': 'binary', 'duration': 'plain'}, stats)\n"
+        "writer = m.PartWriter(None, stats, lambda index: 'x', False)\n"
+        "line = writer._line(encoder.encode(('kept as text', float('nan'))))\n"
+        "print(json.dumps([line, sorted(map(list, stats.problems)), sorted(stats.binary['blob'])]))\n"
+    )
+    python = REPO_ROOT / ".venv-airflow-2.10.3" / "bin" / "python"
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [str(python), "-c", script], capture_output=True, text=True, check=True
+    )
+    line, problems, kinds = json.loads(done.stdout.strip().splitlines()[-1])
+    assert json.loads(line) == {"blob": "kept as text", "duration": None}
+    assert problems == [["duration", "a number JSON can't hold (nan): null"]]
+    assert kinds == ["text"]

@@ -77,7 +77,10 @@ def _head(s3: S3Client, request: ExportDagRequest) -> dict[str, Any] | None:
     try:
         return dict(s3.head_object(Bucket=request.bucket, Key=request.key))
     except ClientError as error:
-        if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+        # Without s3:ListBucket (which would let the role list the old DAG folder), S3 answers a HEAD of a missing
+        # key with 403, not 404. The role may read this one key, so a 403 means it isn't there; if the refusal was
+        # real (a bucket or key policy), the conditional write that follows fails and says so.
+        if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound", "403", "Forbidden"):
             return None
         raise
 
@@ -86,10 +89,14 @@ def _ours(head: Mapping[str, Any], request: ExportDagRequest) -> bool:
     return bool(head.get("Metadata", {}).get(MARK) == request.migration_name)
 
 
+def _rendered(s3: S3Client, request: ExportDagRequest) -> tuple[bytes, str]:
+    body = render(s3.get_object(Bucket=request.staged_bucket, Key=request.staged_key)["Body"].read(), request)
+    return body, hashlib.sha256(body).hexdigest()
+
+
 def deploy(s3: S3Client, request: ExportDagRequest) -> dict[str, str]:
     """Create or Update: write the file, never over one the app didn't write. Returns its ETag and digest."""
-    body = render(s3.get_object(Bucket=request.staged_bucket, Key=request.staged_key)["Body"].read(), request)
-    digest = hashlib.sha256(body).hexdigest()
+    body, digest = _rendered(s3, request)
     metadata = {MARK: request.migration_name, DIGEST: digest}
     head = _head(s3, request)
     if head is not None and not _ours(head, request):
@@ -107,13 +114,13 @@ def deploy(s3: S3Client, request: ExportDagRequest) -> dict[str, str]:
     return {"ETag": str(written["ETag"]), "Sha256": digest}
 
 
-def remove(s3: S3Client, request: ExportDagRequest, digest: str | None) -> bool:
-    """Delete: remove the file only while it is the one this migration wrote (`digest`, when known). True if removed."""
+def remove(s3: S3Client, request: ExportDagRequest) -> bool:
+    """Delete: remove the file only while it is the one these properties wrote. True if removed."""
     head = _head(s3, request)
     if head is None or not _ours(head, request):
         return False
-    if digest is not None and head.get("Metadata", {}).get(DIGEST) != digest:
-        return False
+    if head.get("Metadata", {}).get(DIGEST) != _rendered(s3, request)[1]:
+        return False  # another content than this resource's: changed since, by someone or something else
     from botocore.exceptions import ClientError
 
     try:

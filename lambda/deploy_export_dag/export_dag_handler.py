@@ -1,8 +1,8 @@
 """Custom resource handler: the export DAG in the old environment's DAG folder (guide step 3).
 
 Runs behind aws_cdk.custom_resources.Provider, which turns an exception into FAILED with its message. The
-physical ID is the object's location and content digest, so a new DAG file is an update in place and Delete knows
-which content it may remove.
+physical ID is the object's location: a new DAG file is an update in place (and its rollback an update back),
+and only a new location, or deleting the stack, removes a file, which the deployment does only while it is its own.
 """
 
 from __future__ import annotations
@@ -43,14 +43,13 @@ def on_event(event: Mapping[str, Any], context: object) -> dict[str, Any]:
             request = ExportDagRequest.from_properties(event.get("ResourceProperties") or {})
         except ExportDagError:
             return {"PhysicalResourceId": physical_id}  # a create that failed early wrote nothing
-        digest = physical_id.rsplit("#", 1)[1] if "#" in physical_id else None
-        removed = _call(lambda: remove(client_factory(), request, digest), request)
+        removed = _call(lambda: remove(client_factory(), request), request)
         LOGGER.info("%s %s", "Removed" if removed else "Left (not this migration's file)", request.location)
         return {"PhysicalResourceId": physical_id}
     request = ExportDagRequest.from_properties(event.get("ResourceProperties") or {})
     data = _call(lambda: deploy(client_factory(), request), request)
     LOGGER.info("Wrote %s", request.location)
-    return {"PhysicalResourceId": f"{request.location}#{data['Sha256']}", "Data": data}
+    return {"PhysicalResourceId": request.location, "Data": data}
 
 
 def _call(action: Callable[[], Any], request: ExportDagRequest) -> Any:
