@@ -27,12 +27,19 @@ class ExportWriteAccess(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         export_objects = bucket.arn_for_objects(f"{export_prefix}*")
+        manifests = bucket.arn_for_objects(f"{export_prefix}*/manifest.json")
         statements = [
             iam.PolicyStatement(
                 sid="WriteMetadataExport",
                 # The guide grants s3:PutObject*; the export only uploads objects, so no tagging or ACL calls.
                 actions=["s3:PutObject"],
                 resources=[export_objects],
+            ),
+            iam.PolicyStatement(
+                sid="CheckExportComplete",
+                # The export refuses to start where a manifest says an export with that id is already complete.
+                actions=["s3:GetObject"],
+                resources=[manifests],
             ),
             iam.PolicyStatement(
                 sid="EncryptMetadataExport",
@@ -51,6 +58,12 @@ class ExportWriteAccess(Construct):
             description=f"Write Airflow metadata exports to {export_prefix} of the migration bucket",
             statements=statements,
             roles=roles,
+        )
+        acknowledge_wildcard_resource(
+            self.policy,
+            manifests,
+            "The export reads only the manifest of the export id it is about to write, to refuse rewriting a "
+            "complete export; the wildcard is the export id.",
         )
         acknowledge_wildcard_resource(
             self.policy,

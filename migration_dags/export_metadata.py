@@ -117,6 +117,9 @@ class ArchiveWriter:
     def put(self, key: str, body: BinaryIO, size: int, secret: bool) -> None:
         raise NotImplementedError
 
+    def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
 
 class LocalWriter(ArchiveWriter):
     """A local folder; `secrets/` is 0700 and its files 0600, and each object appears only once complete."""
@@ -151,6 +154,9 @@ class LocalWriter(ArchiveWriter):
         # The rename makes the object appear whole: a reader never sees half a manifest.
         partial.replace(path)
 
+    def exists(self, key: str) -> bool:
+        return self.root.joinpath(*key.split("/")).is_file()
+
 
 class S3Writer(ArchiveWriter):
     """An S3 prefix, through boto3 (the execution role's or the shell's credentials)."""
@@ -169,6 +175,17 @@ class S3Writer(ArchiveWriter):
         body.seek(0)
         # The bucket's default encryption (its KMS key) applies; a single PUT keeps to the s3:PutObject grant.
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body, ContentLength=size)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except Exception as error:
+            code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+            # 403: S3's answer for a missing key to a role that may not list the bucket (this one may not).
+            if code in ("404", "NoSuchKey", "NotFound", "403", "Forbidden"):
+                return False
+            raise
+        return True
 
 
 def put_with_retry(writer: ArchiveWriter, key: str, body: BinaryIO, size: int, secret: bool) -> None:
@@ -550,6 +567,11 @@ class Exporter:
         self.reflected: dict[str, Any] = {}
 
     def run(self) -> dict[str, Any]:
+        # A finished export is never rewritten: its parts would change under a manifest that no longer matches.
+        if self.writer.exists("manifest.json"):
+            raise ExportError(
+                f"export {self.export_id} is already complete in {self.writer.description}; start a new export id"
+            )
         started = _utc_iso(datetime.datetime.now(datetime.timezone.utc))
         present = set(sa.inspect(self.engine).get_table_names())
         with self.engine.connect() as connection:

@@ -205,6 +205,9 @@ class RecordingWriter:
         self.base.put(key, body, size, secret)
         self.order.append(key)
 
+    def exists(self, key: str) -> bool:
+        return bool(self.base.exists(key))
+
 
 def export(out: str, since: str | None, tables: str | None, fail_prefix: str | None, flaky: bool) -> dict[str, Any]:
     from airflow import settings

@@ -242,6 +242,19 @@ def test_failed_part_leaves_no_manifest(seeded: AirflowEnv, tmp_path: Path) -> N
     assert not (out / "manifest.json").exists()
 
 
+def test_a_complete_export_is_never_rewritten(seeded: AirflowEnv, tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    first = seeded.harness("export", "--out", str(out))
+    manifest_before = (out / "manifest.json").read_bytes()
+
+    again = seeded.harness("export", "--out", str(out))
+
+    assert again["error"] == f"export test-export is already complete in {out}; start a new export id"
+    assert again["order"] == []
+    assert (out / "manifest.json").read_bytes() == manifest_before
+    check_parts(out, first["manifest"])
+
+
 def test_transient_failures_are_retried(seeded: AirflowEnv, tmp_path: Path) -> None:
     out = tmp_path / "archive"
     result = seeded.harness("export", "--out", str(out), "--flaky")

@@ -196,10 +196,15 @@ def test_old_role_may_only_put_objects_under_the_export_prefix(synthesized: Synt
     template = synthesized.template(stack)
     policy_id = logical_id(stack.write_access.policy)
     assert template["Resources"][policy_id]["Properties"]["Roles"] == [OLD_ROLE_NAME]
-    write, encrypt = policy_statements(template, policy_id)
+    write, check, encrypt = policy_statements(template, policy_id)
     assert write["Action"] == "s3:PutObject"
     assert write["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [logical_id(stack.bucket), "Arn"]}, "/exports/example/*"]]
+    }
+    # Read: only an export's manifest, to refuse rewriting a complete export.
+    assert (check["Sid"], check["Action"]) == ("CheckExportComplete", "s3:GetObject")
+    assert check["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [logical_id(stack.bucket), "Arn"]}, "/exports/example/*/manifest.json"]]
     }
     assert sorted(encrypt["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert encrypt["Resource"] == {"Fn::GetAtt": [logical_id(stack.key), "Arn"]}
