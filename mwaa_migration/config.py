@@ -97,7 +97,26 @@ def load_migrations(selector: str | None, migrations_dir: Path = MIGRATIONS_DIR)
                 ],
             )
     _check_dag_syncs_apart(configs)
+    _check_one_export_dag_per_folder(configs)
     return configs
+
+
+def _check_one_export_dag_per_folder(configs: list[MigrationConfig]) -> None:
+    """The export DAG has one name and one DAG id: two migrations can't both put it into one old environment."""
+    seen: dict[tuple[str, str], Path] = {}
+    for config in configs:
+        target = config.environment.export_dag if config.environment else None
+        if target is None:
+            continue
+        other = seen.setdefault((target.bucket, target.key), config.path)
+        if other != config.path:
+            raise MigrationFileError(
+                config.path,
+                [
+                    f"export.deploy_dag: {other.name} already deploys the export DAG to s3://{target.bucket}/"
+                    f"{target.key}; set [export] deploy_dag = false in one of them (both can use its exports)"
+                ],
+            )
 
 
 def _check_dag_syncs_apart(configs: list[MigrationConfig]) -> None:

@@ -98,6 +98,12 @@ def export_dag_target(migration: MigrationConfig, warnings: list[str]) -> Export
             "set [export] deploy_dag = false"
         )
     folder = dag_path.strip("/")
+    if any(character in folder for character in "*?$"):
+        # They are IAM policy wildcards and variables: the deployment's one-key grant would match other keys.
+        raise mwaa_limits.CloneRefused(
+            f"the source's DagS3Path {dag_path!r} has *, ? or $, which would widen the export DAG deployment's "
+            "one-key permission; set [export] deploy_dag = false and add the export DAG yourself"
+        )
     return ExportDagTarget(bucket_arn.split(":::", 1)[1], f"{folder}/{EXPORT_DAG_NAME}" if folder else EXPORT_DAG_NAME)
 
 

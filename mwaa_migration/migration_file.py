@@ -9,6 +9,7 @@ editors use to validate and complete the file. Checks across tables stay in conf
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Callable
@@ -77,6 +78,8 @@ def describe(value: object) -> str:
         return "a table"
     if isinstance(value, list):
         return f"a list of {len(value)}"
+    if isinstance(value, datetime.date | datetime.time):
+        return f"a TOML {type(value).__name__} {value.isoformat()}"
     return f"{type(value).__name__} {value!r}"
 
 
@@ -141,7 +144,9 @@ def _list(
     return Annotated[tuple[str, ...], BeforeValidator(check), Field(description=description, json_schema_extra=extra)]
 
 
-def _string_map(path: str, problem_of: Callable[[str, str], str | None], description: str) -> Any:
+def _string_map(
+    path: str, problem_of: Callable[[str, str], str | None], description: str, schema: dict[str, Any]
+) -> Any:
     """Strings to strings; a bad entry is reported under its quoted key and left out, the others checked too."""
 
     def check(value: object, info: ValidationInfo) -> object:
@@ -163,7 +168,6 @@ def _string_map(path: str, problem_of: Callable[[str, str], str | None], descrip
                 kept[key] = item
         return kept
 
-    schema: dict[str, Any] = {"additionalProperties": {"type": "string"}}
     return Annotated[dict[str, str], BeforeValidator(check), Field(description=description, json_schema_extra=schema)]
 
 
@@ -184,7 +188,14 @@ def _dag_path(value: object) -> object:
     return _text_check(_FOLDER_RULE, S3_RELATIVE_PATH_RE, ())(value)
 
 
-DagPath = Annotated[str, BeforeValidator(_dag_path), Field(description=_FOLDER_RULE + ", without a leading '/'")]
+DagPath = Annotated[
+    str,
+    BeforeValidator(_dag_path),
+    Field(
+        description=_FOLDER_RULE + ", without a leading '/'",
+        json_schema_extra={"pattern": "^(?!/)" + S3_RELATIVE_PATH_RE.pattern[1:]},
+    ),
+]
 EnvironmentName = _text(NAME_RULE, pattern=ENVIRONMENT_NAME_RE)
 Region = _text("an AWS region such as us-east-1", pattern=REGION_RE)
 RelativeFile = _text("a path relative to the migration file", pattern=re.compile(r"^[^\x00]+$"))
@@ -277,13 +288,27 @@ PolicyArns = _list(
     MAX_EXTRA_POLICIES,
     unique="must not repeat a policy",
 )
+# What an editor can check of each entry; the validators above say the same in the file's words.
+_OPTIONS_SCHEMA: dict[str, Any] = {
+    "propertyNames": {"pattern": "^[a-z][a-z0-9_]*\\.[a-z0-9._]*[a-z0-9_]$", "maxLength": mwaa_limits.CONFIG_KEY_MAX},
+    "additionalProperties": {"type": "string", "pattern": "^[ -~]+$", "maxLength": mwaa_limits.CONFIG_VALUE_MAX},
+}
+_TAGS_SCHEMA: dict[str, Any] = {
+    "propertyNames": {"minLength": 1, "maxLength": mwaa_limits.TAG_KEY_MAX, "not": {"pattern": "^[aA][wW][sS]:"}},
+    "additionalProperties": {"type": "string", "minLength": 1, "maxLength": mwaa_limits.TAG_VALUE_MAX},
+    "maxProperties": MAX_FILE_TAGS,
+}
 Options = _string_map(
     "target.airflow_configuration_options",
     _option_problem,
     '"section.option" = "value": merged over the cloned, translated options',
+    _OPTIONS_SCHEMA,
 )
 Tags = _string_map(
-    "target.tags", mwaa_limits.tag_problem, "merged over the cloned tags; the app adds mwaa-migration = <name>"
+    "target.tags",
+    mwaa_limits.tag_problem,
+    "merged over the cloned tags; the app adds mwaa-migration = <name>",
+    _TAGS_SCHEMA,
 )
 
 

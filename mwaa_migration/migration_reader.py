@@ -85,7 +85,10 @@ def parse_migration(
 
     source = _source(tables.get("source"), path, problems, source_document)
     target = _target(tables.get("target"))
+    before = len(problems)
     workflows = _workflows(tables.get("workflows"), path.parent, problems)
+    # A workflow path that is wrong was reported: checking where the files go would only add false problems.
+    workflows_known = "workflows" in tables and len(problems) == before
     bucket = tables.get("migration_bucket")
     export = tables.get("export")
     explicit = isinstance(export, schema.Export) and "deploy_dag" in export.model_fields_set and export.deploy_dag
@@ -96,7 +99,8 @@ def parse_migration(
         )
     if target is not None:
         _check_against_mwaa(problems, target, source.kind if source else None)
-        _check_workflow_targets(problems, workflows, target)
+        if workflows_known:
+            _check_workflow_targets(problems, workflows, target)
     if source is not None and target is not None:
         _check_migration_rules(problems, source, target)
     if problems or source is None or target is None:
@@ -263,6 +267,11 @@ def _check_against_mwaa(problems: list[str], target: TargetConfig, source_kind: 
         if low is not None and high is not None and low > high:
             problems.append(f"target.{low_key}: {low} is more than target.{high_key} = {high}; min must be <= max")
     mode = target.webserver_access_mode
+    if target.execution_role_policy_arns and target.execution_role_arn is not None:
+        problems.append(
+            "target.execution_role_policy_arns: only for a role the stack creates; attach the policies to "
+            "target.execution_role_arn yourself"
+        )
     if mode is not None:
         problem = mwaa_limits.access_mode_problem(mode, target.airflow_version)
         if problem:
@@ -286,7 +295,9 @@ def _check_against_mwaa(problems: list[str], target: TargetConfig, source_kind: 
 
 
 def _check_migration_rules(problems: list[str], source: SourceConfig, target: TargetConfig) -> None:
-    if source.kind == "mwaa" and source.environment_name == target.environment_name and target.network is None:
+    # Without a region the snapshot couldn't be read, which is reported already.
+    same_name = source.environment_name == target.environment_name and source.region is not None
+    if source.kind == "mwaa" and same_name and target.network is None:
         problems.append(
             f"target.environment_name: {target.environment_name!r} is the source's name, and the cloned network keeps "
             f"the new environment in the source's region {source.region}, where MWAA names are unique: pick a new "
@@ -294,11 +305,6 @@ def _check_migration_rules(problems: list[str], source: SourceConfig, target: Ta
         )
     if target.drop_options and source.kind != "mwaa":
         problems.append("target.drop_options: only for an MWAA source, whose options are cloned")
-    if target.execution_role_policy_arns and target.execution_role_arn is not None:
-        problems.append(
-            "target.execution_role_policy_arns: only for a role the stack creates; attach the policies to "
-            "target.execution_role_arn yourself"
-        )
     if source.kind != "self-managed":
         return
     if target.network is None:

@@ -644,6 +644,42 @@ def test_an_airflow_3_source_gets_no_export_dag_and_a_warning() -> None:
     )
 
 
+def test_a_bad_source_doesnt_hide_a_target_problem(tmp_path: Path) -> None:
+    text = src(
+        'region = "moon-1"',
+        tgt_line(f'execution_role_arn = "{ROLE_ARN}"\nexecution_role_policy_arns = ["arn:aws:iam::aws:policy/x"]'),
+    )
+
+    keys = sorted(problem.split(":")[0] for problem in load_error(write(tmp_path, text)).problems)
+
+    assert keys == ["source.region", "target.execution_role_policy_arns"]
+
+
+def test_two_migrations_cant_both_deploy_the_export_dag_into_one_environment(tmp_path: Path) -> None:
+    write(tmp_path, MWAA, "one.toml")
+    write(tmp_path, sub('"analytics-v3"', '"analytics-v4"'), "two.toml")
+
+    with pytest.raises(MigrationFileError) as caught:
+        load_migrations("all", tmp_path)
+
+    assert caught.value.problems == [
+        "export.deploy_dag: one.toml already deploys the export DAG to s3://airflow-analytics-111122223333-us-east-1/"
+        "dags/mwaa_migration_export.py; set [export] deploy_dag = false in one of them (both can use its exports)"
+    ]
+
+
+def test_a_dag_path_with_iam_wildcards_gets_no_export_dag_deployment(tmp_path: Path) -> None:
+    path = write(tmp_path, MWAA)
+    snapshot = tmp_path / "m1.source.json"
+    document = json.loads(snapshot.read_text())
+    document["Environment"]["DagS3Path"] = "dags/*"
+    snapshot.write_text(json.dumps(document))
+
+    error = load_error(path)
+
+    assert error.problems[0].startswith("the source's DagS3Path 'dags/*' has *, ? or $")
+
+
 def test_bad_case_ids_are_unique() -> None:
     assert len({case.id for case in BAD_CASES}) == len(BAD_CASES) >= 40
 

@@ -45,6 +45,10 @@ def test_the_examples_point_their_editor_at_the_schema() -> None:
         ({"target": {"environment_class": "mw1.huge"}}, "'mw1.huge' is not one of"),
         ({"target": {"min_workers": 0}}, "0 is less than the minimum of 1"),
         ({"target": {"network": {"subnet_ids": ["subnet-x"], "vpc_id": "vpc-0a1b2c3d"}}}, "does not match"),
+        ({"target": {"dag_s3_path": "/dags"}}, "'/dags' does not match"),
+        ({"target": {"tags": {"aws:team": "x"}}}, "should not be valid"),
+        ({"target": {"airflow_configuration_options": {"timezone": "utc"}}}, "'timezone' does not match"),
+        ({"target": {"airflow_configuration_options": {"core.x": ""}}}, "'' does not match"),
     ],
 )
 def test_an_editor_flags_what_synth_refuses(change: dict[str, dict[str, object]], expected: str) -> None:

@@ -129,6 +129,13 @@ def test_bad_paths_and_keys_name_the_key(folder: Path, workflows: str, problem: 
     assert found[0].startswith(problem), found
 
 
+def test_a_wrong_workflow_path_is_one_problem_not_also_a_false_one_about_where_it_goes(folder: Path) -> None:
+    # The file names a requirements path in the bucket; the local file is missing: one problem, the real one.
+    path = migration_file(folder, 'requirements = "wf/missing.txt"\n', 'requirements_s3_path = "reqs/r.txt"\n')
+
+    assert [problem.split(":")[0] for problem in problems(path)] == ["workflows.requirements"]
+
+
 def test_an_existing_bucket_needs_the_explicit_flag(folder: Path) -> None:
     (found,) = problems(migration_file(folder, 'dags = "wf/dags"\nrequirements = "wf/requirements.txt"\n', BUCKET_LINE))
     assert found == (
