@@ -724,9 +724,11 @@ class Exporter:
         }
 
 
-def parse_since(text: str | None) -> datetime.datetime | None:
+def parse_since(text: Any) -> datetime.datetime | None:
     if not text:
         return None
+    if not isinstance(text, str):
+        raise ExportError(f"since: {text!r} is not an ISO date or date-time")
     try:
         # fromisoformat takes a date alone too; "Z" only from Python 3.11.
         value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -741,9 +743,9 @@ def new_export_id() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def check_export_id(export_id: str) -> str:
-    # It becomes part of the key: no slash, no `..`.
-    if not EXPORT_ID_PATTERN.match(export_id) or ".." in export_id:
+def check_export_id(export_id: Any) -> str:
+    # It becomes part of the key: no slash, no `..`, no trailing newline (fullmatch, not match with `$`).
+    if not isinstance(export_id, str) or not EXPORT_ID_PATTERN.fullmatch(export_id) or ".." in export_id:
         raise ExportError(f"export_id must match {EXPORT_ID_PATTERN.pattern}")
     return export_id
 

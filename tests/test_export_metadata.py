@@ -404,3 +404,31 @@ def test_values_a_column_type_didnt_announce_and_nan_become_warnings_not_a_faile
     assert json.loads(line) == {"blob": "kept as text", "duration": None}
     assert problems == [["duration", "a number JSON can't hold (nan): null"]]
     assert kinds == ["text"]
+
+
+def test_conf_values_are_checked_without_a_traceback() -> None:
+    script = (
+        "import importlib.util, json\n"
+        f"spec = importlib.util.spec_from_file_location('export_metadata', {str(EXPORT_FILE)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "out = []\n"
+        "for call in (lambda: m.check_export_id('ok-1\\n'), lambda: m.check_export_id('a/../b'),\n"
+        "             lambda: m.parse_since(5), lambda: m.parse_since('yesterday')):\n"
+        "    try:\n"
+        "        call(); out.append(None)\n"
+        "    except m.ExportError as error:\n"
+        "        out.append(str(error))\n"
+        "print(json.dumps([m.check_export_id('cutover-1'), out]))\n"
+    )
+    python = REPO_ROOT / ".venv-airflow-2.10.3" / "bin" / "python"
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [str(python), "-c", script], capture_output=True, text=True, check=True
+    )
+    accepted, refusals = json.loads(done.stdout.strip().splitlines()[-1])
+    assert accepted == "cutover-1"
+    assert [refusal.split(":")[0] if refusal else None for refusal in refusals] == [
+        "export_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        "export_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        "since",
+        "since",
+    ]
