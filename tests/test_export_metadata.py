@@ -360,12 +360,6 @@ def decoded(row: dict[str, Any], json_columns: set[str]) -> dict[str, Any]:
 
 def test_postgres_timestamp_text_is_written_as_isoformat_writes_it() -> None:
     # Checked in the Airflow virtualenv, where the export file imports; each case against Python's own isoformat.
-    script = (
-        "import datetime, importlib.util, json, sys\n"
-        f"spec = importlib.util.spec_from_file_location('export_metadata', {str(EXPORT_FILE)!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "print(json.dumps([module._postgres_timestamp(text) for text in json.loads(sys.argv[1])]))\n"
-    )
     cases = {
         "2026-01-01 00:05:00+00": "2026-01-01T00:05:00+00:00",
         "2026-01-01 00:05:00.5+00": "2026-01-01T00:05:00.500000+00:00",
@@ -374,11 +368,11 @@ def test_postgres_timestamp_text_is_written_as_isoformat_writes_it() -> None:
         "2026-11-28 14:11:27+05:30": "2026-11-28 14:11:27+05:30",
         "infinity": "infinity",
     }
-    python = REPO_ROOT / ".venv-airflow-2.10.3" / "bin" / "python"
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [str(python), "-c", script, json.dumps(list(cases))], capture_output=True, text=True, check=True
+    found = in_airflow(
+        "print(json.dumps([m._postgres_timestamp(text) for text in json.loads(sys.argv[1])]))\n",
+        json.dumps(list(cases)),
     )
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == list(cases.values())
+    assert found == list(cases.values())
     for text, iso in list(cases.items())[:4]:
         parsed = datetime.fromisoformat(text.replace("+00", "+00:00") if text.endswith("+00") else text + "+00:00")
         assert parsed.isoformat() == iso
@@ -386,31 +380,20 @@ def test_postgres_timestamp_text_is_written_as_isoformat_writes_it() -> None:
 
 def test_values_a_column_type_didnt_announce_and_nan_become_warnings_not_a_failed_export() -> None:
     # SQLite keeps text in a BLOB column; a float column may hold NaN, which JSON can't: neither stops an export.
-    script = (
-        "import importlib.util, json\n"
-        f"spec = importlib.util.spec_from_file_location('export_metadata', {str(EXPORT_FILE)!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+    line, problems, kinds = in_airflow(
         "stats = m.TableStats({'blob': 'BLOB', 'duration': 'FLOAT'})\n"
         "encoder = m.RowEncoder(['blob', 'duration'], {'blob': 'binary', 'duration': 'plain'}, stats)\n"
         "writer = m.PartWriter(None, stats, lambda index: 'x', False)\n"
         "line = writer._line(encoder.encode(('kept as text', float('nan'))))\n"
         "print(json.dumps([line, sorted(map(list, stats.problems)), sorted(stats.binary['blob'])]))\n"
     )
-    python = REPO_ROOT / ".venv-airflow-2.10.3" / "bin" / "python"
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [str(python), "-c", script], capture_output=True, text=True, check=True
-    )
-    line, problems, kinds = json.loads(done.stdout.strip().splitlines()[-1])
     assert json.loads(line) == {"blob": "kept as text", "duration": None}
     assert problems == [["duration", "a number JSON can't hold (nan): null"]]
     assert kinds == ["text"]
 
 
 def test_conf_values_are_checked_without_a_traceback() -> None:
-    script = (
-        "import importlib.util, json\n"
-        f"spec = importlib.util.spec_from_file_location('export_metadata', {str(EXPORT_FILE)!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+    accepted, refusals = in_airflow(
         "out = []\n"
         "for call in (lambda: m.check_export_id('ok-1\\n'), lambda: m.check_export_id('a/../b'),\n"
         "             lambda: m.parse_since(5), lambda: m.parse_since('yesterday')):\n"
@@ -420,11 +403,6 @@ def test_conf_values_are_checked_without_a_traceback() -> None:
         "        out.append(str(error))\n"
         "print(json.dumps([m.check_export_id('cutover-1'), out]))\n"
     )
-    python = REPO_ROOT / ".venv-airflow-2.10.3" / "bin" / "python"
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [str(python), "-c", script], capture_output=True, text=True, check=True
-    )
-    accepted, refusals = json.loads(done.stdout.strip().splitlines()[-1])
     assert accepted == "cutover-1"
     assert [refusal.split(":")[0] if refusal else None for refusal in refusals] == [
         "export_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
@@ -432,3 +410,17 @@ def test_conf_values_are_checked_without_a_traceback() -> None:
         "since",
         "since",
     ]
+
+
+def in_airflow(body: str, *args: str) -> Any:
+    """Run `body` in the Airflow 2.10.3 virtualenv with the export file loaded as `m`; its last line is JSON."""
+    script = (
+        "import datetime, importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('export_metadata', {str(EXPORT_FILE)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n" + body
+    )
+    python = REPO_ROOT / ".venv-airflow-2.10.3" / "bin" / "python"
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [str(python), "-c", script, *args], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
