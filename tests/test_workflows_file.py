@@ -317,5 +317,6 @@ def test_two_migrations_may_not_prune_each_others_dags(folder: Path) -> None:
         "target.dag_s3_path of its own"
     ]
     two = migration_file(migrations, workflows, BUCKET_LINE + 'dag_s3_path = "team-b"\n', name="two.toml")
-    two.write_text(two.read_text().replace('"analytics-v3"', '"analytics-b"'))
+    # One export DAG per old environment: the second migration of the same source uses the first one's.
+    two.write_text(two.read_text().replace('"analytics-v3"', '"analytics-b"') + "\n[export]\ndeploy_dag = false\n")
     assert [m.target.dag_s3_path for m in load_migrations("all", migrations)] == ["dags", "team-b"]
