@@ -146,7 +146,9 @@ def message(detail: ErrorDetails) -> str:
         allowed = list(_model_at(loc[:-1]).model_fields)
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        return f"{table}.{loc[-1]}: unknown key; {hint}allowed keys in [{table}]: {', '.join(allowed)}"
+        # A key with a dot in it was quoted in the file; unquoted, the path would read as a nested table.
+        key = f'"{loc[-1]}"' if "." in loc[-1] else loc[-1]
+        return f"{table}.{key}: unknown key; {hint}allowed keys in [{table}]: {', '.join(allowed)}"
     if kind == "missing":
         if path in ("source", "target"):
             return f"{path}: missing table [{path}]; it needs {REQUIRED[path]}"

@@ -574,6 +574,12 @@ def test_a_misspelt_key_gets_the_closest_allowed_one(tmp_path: Path) -> None:
     ]
 
 
+def test_an_unknown_quoted_key_with_a_dot_is_shown_quoted(tmp_path: Path) -> None:
+    error = load_error(write(tmp_path, tgt_line('"max.workers" = 2')))
+
+    assert error.problems[0].startswith('target."max.workers": unknown key; did you mean max_workers?')
+
+
 def test_a_missing_table_names_the_keys_it_needs(tmp_path: Path) -> None:
     error = load_error(write(tmp_path, MWAA.split("[target]")[0]))
 
