@@ -61,9 +61,6 @@ def plan_environment(migration: MigrationConfig) -> EnvironmentPlan:
         request = clone_rules.CloneRequest(
             source_environment_name=source.environment_name,
             source_region=source.region,
-            target_environment_name=target.environment_name,
-            # The stack is region-agnostic: template rules check what depends on the deploy region.
-            target_region=None,
             target_airflow_version=target.airflow_version,
             overrides=clone_overrides(target, migration.name),
         )

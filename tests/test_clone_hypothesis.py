@@ -194,8 +194,6 @@ REQUESTS = st.fixed_dictionaries(
         "ServiceToken": st.just("arn:aws:lambda:eu-west-1:111122223333:function:clone-onEvent"),
         "SourceEnvironmentName": st.just("orders"),
         "SourceRegion": st.just("eu-west-1"),
-        "TargetEnvironmentName": mostly(st.just("orders-v3"), st.just("orders")),
-        "TargetRegion": mostly(st.just("eu-west-1"), st.just("eu-central-1")),
         "TargetAirflowVersion": st.sampled_from(TARGET_VERSIONS),
         "Overrides": st.one_of(st.just({}), ANY_OVERRIDES).map(json.dumps),
     }
@@ -285,8 +283,6 @@ def request_from(props: Mapping[str, str]) -> CloneRequest:
     return CloneRequest(
         source_environment_name=props["SourceEnvironmentName"],
         source_region=props["SourceRegion"],
-        target_environment_name=props["TargetEnvironmentName"],
-        target_region=props["TargetRegion"],
         target_airflow_version=props["TargetAirflowVersion"],
         overrides=parse_overrides(props["Overrides"]),
     )

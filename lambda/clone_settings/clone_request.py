@@ -28,9 +28,6 @@ from mwaa_limits import (
 class CloneRequest:
     source_environment_name: str
     source_region: str
-    target_environment_name: str
-    # None at synth: the stack is region-agnostic, and template rules check what depends on the region.
-    target_region: str | None
     target_airflow_version: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
 

@@ -72,7 +72,7 @@ def clone_settings(environment: Mapping[str, Any], request: CloneRequest) -> Clo
     if access_problem:
         raise CloneRefused(f"{FILE_KEYS['WebserverAccessMode']}: {access_problem}")
     settings["WeeklyMaintenanceWindowStart"] = _maintenance_window(environment, overrides, warnings)
-    settings["NetworkConfiguration"] = _network(environment, overrides, request, warnings)
+    settings["NetworkConfiguration"] = _network(environment, overrides)
     settings["LoggingConfiguration"] = _logging(environment, overrides, warnings)
     settings["AirflowConfigurationOptions"] = _options(environment, overrides, source_version, request, warnings)
     tags = _tags(environment, overrides, warnings)
@@ -117,12 +117,7 @@ def _kms_key(environment: Mapping[str, Any], overrides: Mapping[str, Any], warni
 
 def _check_source(environment: Mapping[str, Any], request: CloneRequest) -> tuple[str, tuple[int, ...]]:
     """Refuse what no override can fix; return the source's Airflow version and the target's, parsed."""
-    name, region = request.source_environment_name, request.source_region
-    if request.target_environment_name == name and request.target_region == region:
-        raise CloneRefused(
-            f"target.environment_name {name!r} is the source's name in {region} and MWAA names are unique "
-            "per region; pick a new name, such as the old one with a version suffix"
-        )
+    name = request.source_environment_name
     status = environment.get("Status")
     if status != "AVAILABLE":
         raise CloneRefused(
@@ -325,13 +320,12 @@ def _maintenance_window(environment: Mapping[str, Any], overrides: Mapping[str, 
 # --- network and logging -------------------------------------------------------------------------------------
 
 
-def _network(
-    environment: Mapping[str, Any], overrides: Mapping[str, Any], request: CloneRequest, warnings: list[str]
-) -> dict[str, list[str]]:
+def _network(environment: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The file's IDs, else the source's. Whether the deploy region can use cloned ones is a template rule
+    (environment_plan.deploy_rules): synth doesn't know where the stack goes."""
     chosen: Mapping[str, Any] = overrides.get("NetworkConfiguration", {})
     source = environment.get("NetworkConfiguration")
     source_network: Mapping[str, Any] = source if isinstance(source, Mapping) else {}
-    moved = request.target_region is not None and request.target_region != request.source_region
     network: dict[str, list[str]] = {}
     for name, pattern, low, high in (
         ("SubnetIds", SUBNET_ID_RE, 2, 2),
@@ -340,21 +334,10 @@ def _network(
         key = FILE_KEYS[name]
         if name in chosen:
             ids, origin = list(chosen[name]), key
-        elif moved and name == "SubnetIds":
-            # Subnets belong to one region's VPC: the old ones can't host the new environment.
-            raise CloneRefused(
-                f"the source's subnets are in {request.source_region} and the target is in "
-                f"{request.target_region}; set {key} (and security_group_ids) in the migration file"
-            )
         else:
             ids, origin = _id_list(source_network.get(name)), f"the source's {name}"
             if not ids:
                 raise CloneRefused(f"the source reports no {name}; set {key} in the migration file")
-            if moved:
-                warnings.append(
-                    f"The source's security groups are in {request.source_region}, not {request.target_region}; "
-                    f"set {key} in the migration file unless the stack creates one."
-                )
         _check_ids(ids, pattern, (low, high), origin, key)
         network[name] = ids
     return network
