@@ -38,24 +38,19 @@ def parse_overrides(raw: object) -> dict[str, Any]:
         try:
             raw = json.loads(raw)
         except ValueError as error:
-            raise CloneRefused(f"the Overrides property is not valid JSON ({error}); the stack must fix it") from None
+            raise CloneRefused(f"the overrides are not valid JSON ({error})") from None
     if not isinstance(raw, Mapping):
-        raise CloneRefused("the Overrides property must be a JSON object; the stack must fix it")
+        raise CloneRefused("the overrides must be a mapping")
     overrides: dict[str, Any] = {}
     for key, value in raw.items():
         parser = _OVERRIDE_PARSERS.get(key)
         if parser is None:
-            raise CloneRefused(
-                f"the Overrides property has an unknown field {key!r}; allowed: {', '.join(_OVERRIDE_PARSERS)}"
-            )
+            raise CloneRefused(f"the overrides have an unknown field {key!r}; allowed: {', '.join(_OVERRIDE_PARSERS)}")
         overrides[key] = parser(key, value)
     return overrides
 
 
 def _override_int(key: str, value: object) -> int:
-    # CloudFormation stringifies numbers inside properties, so "5" is as good as 5.
-    if isinstance(value, str) and value.isdecimal():
-        return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise CloneRefused(f"{FILE_KEYS[key]} must be a whole number, got {value!r}")
@@ -64,9 +59,7 @@ def _override_int(key: str, value: object) -> int:
 def _override_bool(key: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise CloneRefused(f"{key} must be true or false, got {value!r}; the stack must fix it")
+    raise CloneRefused(f"{key} must be true or false, got {value!r}")
 
 
 def _override_str(key: str, value: object) -> str:
