@@ -12,8 +12,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: synth test lint typecheck unit benchmark schema clean airflow-envs
 
-# The export tests' Airflow installs (one virtualenv each, from a pinned freeze) and PostgreSQL's server.
-AIRFLOW_VERSIONS := 2.10.3 2.4.3
+# The export and import tests' Airflow installs (one virtualenv each, from a pinned freeze) and PostgreSQL's server.
+AIRFLOW_VERSIONS := 2.10.3 2.4.3 2.11.2 3.0.6
 AIRFLOW_ENVS := $(foreach version,$(AIRFLOW_VERSIONS),.venv-airflow-$(version)/.installed)
 
 $(BIN)/python:
