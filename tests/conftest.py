@@ -31,8 +31,9 @@ os.environ.pop("AWS_PROFILE", None)
 from constructs.export_dag_deployment import EXPORT_DAG_DEPLOY_DIR  # noqa: E402
 from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR  # noqa: E402
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
+from mwaa_migration.cutover_lambda import CUTOVER_DIR  # noqa: E402
 
-for _handler_dir in (WORKFLOW_DEPLOY_DIR, EXPORT_DAG_DEPLOY_DIR):
+for _handler_dir in (WORKFLOW_DEPLOY_DIR, EXPORT_DAG_DEPLOY_DIR, CUTOVER_DIR):
     if str(_handler_dir) not in sys.path:
         sys.path.insert(0, str(_handler_dir))
 
