@@ -1,72 +1,120 @@
-"""The export DAG, put into the old environment's DAG folder (guide step 3): one file, written and removed only
-by this migration, so adding it never updates the old environment and never touches another file."""
+"""The migration's own DAG files, each put into an environment's DAG folder by one custom resource: the export DAG
+into the old environment (guide step 3), the import DAG into the new one (step 4). One file each, written and
+removed only by this migration, never over a file someone else wrote; the export DAG's one key never updates the
+old environment."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
 from constructs.provider_handler import provider_handler
+from mwaa_migration.environment_plan import EXPORT_DAG_NAME
 
-EXPORT_DAG_FILE = Path(__file__).resolve().parent.parent / "migration_dags" / "export_metadata.py"
+MIGRATION_DAGS_DIR = Path(__file__).resolve().parent.parent / "migration_dags"
 EXPORT_DAG_DEPLOY_DIR = Path(__file__).resolve().parent.parent / "lambda" / "deploy_export_dag"
-RESOURCE_TYPE = "Custom::MwaaExportDag"
 SERVICE_TIMEOUT = Duration.minutes(5)
 
 
-class ExportDagDeployment(Construct):
+@dataclass(frozen=True)
+class MigrationDag:
+    """One of the app's DAG files and how its deployment names itself."""
+
+    file: Path
+    name: str  # the object name in the DAG folder
+    label: str  # construct and statement names: ExportDag, ImportDag
+    resource_type: str
+    description: str  # the deploying function's
+    environment: str  # whose source bucket, for the function's reasons
+    if_taken: str  # appended to "rename or remove that file" when another file has the name
+
+
+EXPORT_DAG = MigrationDag(
+    file=MIGRATION_DAGS_DIR / "export_metadata.py",
+    name=EXPORT_DAG_NAME,
+    label="ExportDag",
+    resource_type="Custom::MwaaExportDag",
+    description="Puts the metadata export DAG into the old MWAA environment's DAG folder",
+    environment="the old environment's source bucket",
+    if_taken=", or set [export] deploy_dag = false and add the export DAG yourself",
+)
+IMPORT_DAG = MigrationDag(
+    file=MIGRATION_DAGS_DIR / "import_metadata.py",
+    name="mwaa_migration_import.py",
+    label="ImportDag",
+    resource_type="Custom::MwaaImportDag",
+    description="Puts the metadata import DAG into the new MWAA environment's DAG folder",
+    environment="the new environment's source bucket",
+    # The new environment is the app's: there is no opt-out, the import always needs its DAG.
+    if_taken="",
+)
+
+
+class MigrationDagDeployment(Construct):
+    """`dag` at `key` in `bucket`, with its placeholders filled: the migration bucket and name, and `placeholders`
+    (values may be tokens, resolved by CloudFormation before the function fills them in)."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        source_bucket: str,
+        dag: MigrationDag,
+        bucket: s3.IBucket,
         key: str,
         migration_bucket: str,
         migration_name: str,
+        placeholders: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        asset = s3_assets.Asset(self, "ExportDagAsset", path=str(EXPORT_DAG_FILE))
-        target = f"arn:{Aws.PARTITION}:s3:::{source_bucket}/{key}"
+        asset = s3_assets.Asset(self, f"{dag.label}Asset", path=str(dag.file))
         handler = provider_handler(
             self,
             code_dir=EXPORT_DAG_DEPLOY_DIR,
             handler="export_dag_handler.on_event",
-            description="Puts the metadata export DAG into the old MWAA environment's DAG folder",
-            role_description=f"Writes and removes s3://{source_bucket}/{key} only",
-            invoke_sid="InvokeExportDagDeployment",
+            description=dag.description,
+            role_description=f"Writes and removes s3://{bucket.bucket_name}/{key} only",
+            invoke_sid=f"Invoke{dag.label}Deployment",
             permissions=[
                 iam.PolicyStatement(
-                    sid="ReadStagedExportDag",
+                    sid=f"ReadStaged{dag.label}",
                     actions=["s3:GetObject"],
                     resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
                 ),
                 iam.PolicyStatement(
-                    sid="WriteExportDagOnly",
+                    sid=f"Write{dag.label}Only",
                     # GetObject also allows the HeadObject that checks whose file it is before any write.
                     actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    resources=[target],
+                    resources=[bucket.arn_for_objects(key)],
                 ),
             ],
-            outside_vpc_reason="Calls only S3 (the CDK asset bucket and the old environment's source bucket).",
+            outside_vpc_reason=f"Calls only S3 (the CDK asset bucket and {dag.environment}).",
             timeout=Duration.seconds(60),
             memory_size=256,
         )
+        properties: dict[str, object] = {
+            "StagedBucket": asset.s3_bucket_name,
+            "StagedKey": asset.s3_object_key,
+            "Bucket": bucket.bucket_name,
+            "Key": key,
+            "MigrationBucket": migration_bucket,
+            "MigrationName": migration_name,
+        }
+        if placeholders:
+            properties["Placeholders"] = dict(sorted(placeholders.items()))
+        if dag.if_taken:
+            properties["IfTaken"] = dag.if_taken
         self.resource = handler.custom_resource(
             self,
             "Resource",
-            resource_type=RESOURCE_TYPE,
+            resource_type=dag.resource_type,
             service_timeout=SERVICE_TIMEOUT,
-            properties={
-                "StagedBucket": asset.s3_bucket_name,
-                "StagedKey": asset.s3_object_key,
-                "Bucket": source_bucket,
-                "Key": key,
-                "MigrationBucket": migration_bucket,
-                "MigrationName": migration_name,
-            },
+            properties=properties,
         )

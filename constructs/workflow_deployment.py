@@ -38,8 +38,10 @@ class WorkflowDeployment(Construct):
         dag_folder: Path | None,
         dag_prefix: str,
         files: Sequence[DeployedFile],
+        keep: Sequence[str] = (),
     ) -> None:
-        """`files` sources are files, or a folder (plugins) that is zipped reproducibly; `dag_prefix` ends in /."""
+        """`files` sources are files, or a folder (plugins) that is zipped reproducibly; `dag_prefix` ends in /;
+        `keep` are keys under it that other deployments own (the import DAG): the sync never writes or prunes them."""
         super().__init__(scope, construct_id)
         staged = {file.kind: self._stage_file(file) for file in files}
         dags_asset = (
@@ -98,7 +100,9 @@ class WorkflowDeployment(Construct):
                 f"all under {dag_prefix}, the environment's DagS3Path, and nowhere else in the bucket.",
             )
 
-        def deploy(construct_id: str, resource_type: str, asset: s3_assets.Asset, **target: str) -> CustomResource:
+        def deploy(
+            construct_id: str, resource_type: str, asset: s3_assets.Asset, **target: str | list[str]
+        ) -> CustomResource:
             return handler.custom_resource(
                 self,
                 construct_id,
@@ -119,9 +123,10 @@ class WorkflowDeployment(Construct):
             ).get_att_string("VersionId")
             for file in files
         }
-        self.dags: IDependable | None = (
-            deploy("DagFolder", DAGS_RESOURCE_TYPE, dags_asset, Kind="Dags", Prefix=dag_prefix) if dags_asset else None
-        )
+        self.dags: IDependable | None = None
+        if dags_asset:
+            kept: dict[str, list[str]] = {"Keep": sorted(keep)} if keep else {}
+            self.dags = deploy("DagFolder", DAGS_RESOURCE_TYPE, dags_asset, Kind="Dags", Prefix=dag_prefix, **kept)
 
     def _stage_file(self, file: DeployedFile) -> s3_assets.Asset:
         path = file.source

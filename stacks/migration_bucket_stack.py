@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.export_dag_deployment import ExportDagDeployment
+from constructs.export_dag_deployment import EXPORT_DAG, MigrationDagDeployment
 from constructs.export_write_access import ExportWriteAccess
 from constructs.migration_bucket import MigrationBucket
 from mwaa_migration.config import MigrationConfig
@@ -35,10 +36,11 @@ class MigrationBucketStack(Stack):
 
         plan = migration.environment
         if plan is not None and plan.export_dag is not None:
-            dag = ExportDagDeployment(
+            dag = MigrationDagDeployment(
                 self,
                 "ExportDag",
-                source_bucket=plan.export_dag.bucket,
+                dag=EXPORT_DAG,
+                bucket=s3.Bucket.from_bucket_name(self, "OldSourceBucket", plan.export_dag.bucket),
                 key=plan.export_dag.key,
                 migration_bucket=storage.bucket.bucket_name,
                 migration_name=migration.name,

@@ -13,12 +13,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IDependable
 from constructs.environment_security_group import EnvironmentSecurityGroup
 from constructs.execution_role import MwaaExecutionRole
+from constructs.export_dag_deployment import IMPORT_DAG, MigrationDagDeployment
 from constructs.migration_bucket import migration_bucket_name
-from constructs.migration_read_access import MigrationReadAccess
+from constructs.migration_read_access import MigrationReadAccess, task_log_group
 from constructs.mwaa_environment import EnvironmentSettings, ModuleLogging, MwaaEnvironment
 from constructs.secure_bucket import SecureBucket, access_logs_bucket
 from constructs.source_check import SourceCheck
 from constructs.workflow_deployment import WorkflowDeployment
+from mwaa_migration.airflow_versions import airflow_major
 from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES
 from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
 from mwaa_migration.environment_plan import DeployRule, EnvironmentPlan
@@ -72,12 +74,16 @@ class NewEnvironmentStack(Stack):
             role = execution_role.role
             depends_on.append(execution_role.policy)
 
+        migration_bucket = migration_bucket_name(migration.name)
         read_access = MigrationReadAccess(
             self,
             "MigrationReadAccess",
             role=role,
-            bucket=s3.Bucket.from_bucket_name(self, "MigrationBucket", migration_bucket_name(migration.name)),
+            bucket=s3.Bucket.from_bucket_name(self, "MigrationBucket", migration_bucket),
             key=migration_key,
+            export_prefix=migration.export_prefix,
+            # Airflow 2: the import DAG imports through the ORM; Airflow 3: the REST importer, not the role.
+            imports_secrets=airflow_major(target.airflow_version) == 2,
             old_environment_name=source.environment_name,
             old_region=source.region,
             old_account=source.account,
@@ -105,6 +111,27 @@ class NewEnvironmentStack(Stack):
             # Nothing is created from a snapshot the source no longer matches.
             depends_on.append(check.resource)
 
+        # The import DAG goes in with every migration, [workflows] or not: the import always needs it. It starts
+        # paused (the file says so, and core.dags_are_paused_at_creation) and runs only when triggered.
+        import_dag_key = target.dag_prefix + IMPORT_DAG.name
+        import_dag = MigrationDagDeployment(
+            self,
+            "ImportDag",
+            dag=IMPORT_DAG,
+            bucket=source_bucket,
+            key=import_dag_key,
+            migration_bucket=migration_bucket,
+            migration_name=migration.name,
+            placeholders={
+                "__MWAA_SOURCE_TASK_LOG_GROUP__": (
+                    task_log_group(source.environment_name) if source.environment_name else ""
+                ),
+                "__MWAA_SOURCE_REGION__": source.region or "",
+                "__MWAA_TARGET_TASK_LOG_GROUP__": task_log_group(target.environment_name),
+            },
+        )
+        depends_on.append(import_dag.resource)
+
         deployed_versions: dict[str, str] = {}
         if migration.workflows.has_files:
             deployment = WorkflowDeployment(
@@ -114,6 +141,8 @@ class NewEnvironmentStack(Stack):
                 dag_folder=migration.workflows.dags,
                 dag_prefix=target.dag_prefix,
                 files=migration.deployed_files,
+                # The DAG sync prunes what the folder lacks: never the import DAG, which is not the folder's.
+                keep=[import_dag_key],
             )
             deployed_versions = deployment.versions
             if deployment.dags is not None:
@@ -140,6 +169,12 @@ class NewEnvironmentStack(Stack):
             description="DAGs, plugins, requirements",
         )
         CfnOutput(self, "ExecutionRoleArn", value=role.role_arn, description="New environment's execution role")
+        CfnOutput(
+            self,
+            "ImportDagLocation",
+            value=f"s3://{source_bucket.bucket_name}/{import_dag_key}",
+            description="The import DAG in the new environment (DAG id mwaa_migration_import, paused)",
+        )
         CfnOutput(self, "WebserverUrl", value=environment.attr_webserver_url, description="Airflow UI host")
         if settings.endpoint_management == "CUSTOMER":
             # With CUSTOMER endpoints, MWAA creates none: these are the services to create VPC endpoints for.

@@ -1,5 +1,6 @@
-"""The export DAG deployment Lambda against moto's S3: one file in the old DAG folder, written only where no
-other file is, replaced and removed only while it is this migration's (object metadata and If-Match)."""
+"""The migration DAG deployment Lambda against moto's S3, as the export DAG uses it: one file in the old DAG folder,
+written only where no other file is, replaced and removed only while it is this migration's (object metadata and
+If-Match); and the further placeholders the import DAG has."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import export_dag_handler
 import pytest
-from export_dag_deploy import DIGEST, MARK, ExportDagError
+from export_dag_deploy import DIGEST, MARK, MigrationDagError
 from moto import mock_aws
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
         yield client
 
 
-def props(staged: str = "v1.py", **changes: str) -> dict[str, str]:
+def props(staged: str = "v1.py", **changes: Any) -> dict[str, Any]:
     return {
         "ServiceToken": "arn:aws:lambda:us-east-1:111122223333:function:provider",
         "StagedBucket": ASSETS,
@@ -42,11 +43,12 @@ def props(staged: str = "v1.py", **changes: str) -> dict[str, str]:
         "Key": KEY,
         "MigrationBucket": "mwaa-migration-example-111122223333-us-east-1",
         "MigrationName": "example",
+        "IfTaken": ", or set [export] deploy_dag = false and add the export DAG yourself",
         **changes,
     }
 
 
-def event(request_type: str, properties: dict[str, str], physical_id: str | None = None) -> dict[str, Any]:
+def event(request_type: str, properties: dict[str, Any], physical_id: str | None = None) -> dict[str, Any]:
     found: dict[str, Any] = {
         "RequestType": request_type,
         "LogicalResourceId": "ExportDag",
@@ -77,7 +79,7 @@ def test_create_writes_the_file_with_the_migrations_values_and_its_mark(s3: S3Cl
 def test_create_never_overwrites_someone_elses_file(s3: S3Client) -> None:
     s3.put_object(Bucket=OLD, Key=KEY, Body=b"# the team's own DAG\n")
 
-    with pytest.raises(ExportDagError) as caught:
+    with pytest.raises(MigrationDagError) as caught:
         export_dag_handler.on_event(event("Create", props()), None)
 
     assert str(caught.value) == (
@@ -173,14 +175,84 @@ def test_delete_after_a_create_that_failed_early_makes_no_call(monkeypatch: pyte
 def test_a_template_without_its_placeholders_is_refused(s3: S3Client) -> None:
     s3.put_object(Bucket=ASSETS, Key="broken.py", Body=b"MIGRATION_BUCKET = 'x'\n")
 
-    with pytest.raises(ExportDagError) as caught:
+    with pytest.raises(MigrationDagError) as caught:
         export_dag_handler.on_event(event("Create", props("broken.py")), None)
 
-    assert "must hold __MWAA_MIGRATION_BUCKET__ once" in str(caught.value)
+    assert str(caught.value) == "the staged DAG file must hold __MWAA_MIGRATION_BUCKET__; the app's file is damaged"
 
 
 def test_an_s3_error_is_one_line_naming_the_object(s3: S3Client) -> None:
-    with pytest.raises(ExportDagError) as caught:
+    with pytest.raises(MigrationDagError) as caught:
         export_dag_handler.on_event(event("Create", props(Bucket="no-such-bucket")), None)
 
     assert str(caught.value).startswith("HeadObject failed for s3://no-such-bucket/dags/mwaa_migration_export.py")
+
+
+# --- Further placeholders (the import DAG's) --------------------------------------------------------------------
+
+IMPORT_TEMPLATE = (
+    TEMPLATE + b'SOURCE_TASK_LOG_GROUP = "__MWAA_SOURCE_TASK_LOG_GROUP__"\nREGION = "__MWAA_SOURCE_REGION__"\n'
+)
+FILLED = (
+    b'MIGRATION_BUCKET = "mwaa-migration-example-111122223333-us-east-1"\nMIGRATION_NAME = "example"\n'
+    b'SOURCE_TASK_LOG_GROUP = "airflow-analytics-Task"\nREGION = ""\n'
+)
+
+
+def test_further_placeholders_are_filled_in_empty_ones_too(s3: S3Client) -> None:
+    s3.put_object(Bucket=ASSETS, Key="import.py", Body=IMPORT_TEMPLATE)
+    placeholders = {"__MWAA_SOURCE_TASK_LOG_GROUP__": "airflow-analytics-Task", "__MWAA_SOURCE_REGION__": ""}
+
+    export_dag_handler.on_event(event("Create", props("import.py", Placeholders=placeholders, IfTaken="")), None)
+
+    assert body(s3) == FILLED
+
+
+def test_the_opt_out_is_only_said_when_there_is_one(s3: S3Client) -> None:
+    s3.put_object(Bucket=OLD, Key=KEY, Body=b"# the team's own DAG\n")
+
+    with pytest.raises(MigrationDagError) as caught:
+        export_dag_handler.on_event(event("Create", props(IfTaken="")), None)
+
+    assert str(caught.value).endswith("didn't write it; rename or remove that file")
+
+
+def test_a_placeholder_the_stack_doesnt_fill_is_refused(s3: S3Client) -> None:
+    s3.put_object(Bucket=ASSETS, Key="import.py", Body=IMPORT_TEMPLATE)
+
+    with pytest.raises(MigrationDagError) as caught:
+        export_dag_handler.on_event(
+            event("Create", props("import.py", Placeholders={"__MWAA_SOURCE_REGION__": "eu-west-1"})), None
+        )
+
+    assert str(caught.value) == (
+        "the staged DAG file holds __MWAA_SOURCE_TASK_LOG_GROUP__, which the stack doesn't fill; deploy the app's "
+        "own stacks"
+    )
+    assert "Contents" not in s3.list_objects_v2(Bucket=OLD), "nothing half-filled is written"
+
+
+@pytest.mark.parametrize("value", ['x"; import os #', "a\nb", "a\\b", "a b"])
+def test_a_value_that_isnt_plain_text_is_refused(s3: S3Client, value: str) -> None:
+    s3.put_object(Bucket=ASSETS, Key="import.py", Body=IMPORT_TEMPLATE)
+    placeholders = {"__MWAA_SOURCE_TASK_LOG_GROUP__": value, "__MWAA_SOURCE_REGION__": "us-east-1"}
+
+    with pytest.raises(MigrationDagError) as caught:
+        export_dag_handler.on_event(event("Create", props("import.py", Placeholders=placeholders)), None)
+
+    assert str(caught.value) == (
+        "the value for __MWAA_SOURCE_TASK_LOG_GROUP__ has characters a DAG file can't take as plain text"
+    )
+
+
+@pytest.mark.parametrize("placeholders", [["x"], {"REGION": "us-east-1"}, {"__MWAA_SOURCE_REGION__": 1}])
+def test_malformed_placeholders_are_refused_before_any_call(
+    placeholders: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_client() -> None:
+        raise AssertionError("no AWS call expected")
+
+    monkeypatch.setattr(export_dag_handler, "client_factory", no_client)
+
+    with pytest.raises(MigrationDagError, match="Placeholders must map __MWAA_<NAME>__ to strings"):
+        export_dag_handler.on_event(event("Create", props(Placeholders=placeholders)), None)

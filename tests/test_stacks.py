@@ -168,6 +168,8 @@ def test_the_export_dag_goes_into_the_old_dag_folder_with_a_one_key_permission(s
         "example",
     )
     assert props["MigrationBucket"] == {"Ref": logical_id(stack.bucket)}
+    assert props["IfTaken"] == ", or set [export] deploy_dag = false and add the export DAG yourself"
+    assert "Placeholders" not in props, "the export DAG has only the migration bucket and name to fill in"
     statements = {s["Sid"]: s for s in policy_statements(template, logical_id(dag.node.find_child("HandlerPolicy")))}
     write = statements["WriteExportDagOnly"]
     assert write["Action"] == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
@@ -321,38 +323,14 @@ def test_listed_managed_policies_are_attached_to_the_created_role(synthesized: S
     assert role["Properties"]["ManagedPolicyArns"] == ["arn:aws:iam::111122223333:policy/tiny-dag-access"]
 
 
-def test_new_role_reads_the_export_and_the_old_task_logs_only(synthesized: SynthesizedApp) -> None:
+def test_the_read_policy_is_attached_to_the_created_role(synthesized: SynthesizedApp) -> None:
+    # Statement by statement, for each kind of target: tests/test_import_access.py.
     stack = synthesized.stacks["example"].new_environment
     template = synthesized.template(stack)
     policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
-    statements = {s["Sid"]: s for s in policy_statements(template, logical_id(policy))}
-    read = statements["ReadMetadataExport"]
-    assert read["Action"] == ["s3:GetObject", "s3:ListBucket"]
-    assert "mwaa-migration-example-" in json.dumps(read["Resource"])
-    assert statements["DecryptMetadataExport"]["Action"] == "kms:Decrypt"
-    logs = statements["ReadOldTaskLogs"]
-    assert logs["Action"] == ["logs:DescribeLogStreams", "logs:GetLogEvents"]
-    assert logs["Resource"] == {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                # The source's region, from its snapshot.
-                ":logs:us-east-1:111122223333:log-group:airflow-analytics-*",
-            ],
-        ]
-    }
     assert template["Resources"][logical_id(policy)]["Properties"]["Roles"] == [
         {"Ref": logical_id(stack.node.find_child("ExecutionRole").node.find_child("Role"))}
     ]
-
-
-def test_self_managed_read_policy_has_no_log_access(synthesized: SynthesizedApp) -> None:
-    stack = synthesized.stacks["example-self-managed"].new_environment
-    policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
-    sids = [s["Sid"] for s in policy_statements(synthesized.template(stack), logical_id(policy))]
-    assert sids == ["ReadMetadataExport", "DecryptMetadataExport"]
 
 
 def test_named_role_gets_the_read_policy_and_no_role_is_created(synthesized: SynthesizedApp) -> None:
@@ -366,7 +344,7 @@ def test_named_role_gets_the_read_policy_and_no_role_is_created(synthesized: Syn
     ]
     assert read[0]["Properties"]["Roles"] == ["existing-mwaa-role"]
     # The old logs live in the source's region.
-    assert ":logs:eu-west-1:111122223333:log-group:airflow-reporting-*" in json.dumps(read[0])
+    assert ":logs:eu-west-1:111122223333:log-group:airflow-reporting-Task:*" in json.dumps(read[0])
     assert not resources_of_type(template, "AWS::S3::Bucket")
 
 
@@ -413,8 +391,15 @@ def test_environment_is_retained_and_waits_for_its_role_policies(synthesized: Sy
     read_policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
     dag_folder = stack.node.find_child("Workflows").node.find_child("DagFolder")
     source_check = stack.node.find_child("SourceCheck").node.find_child("Resource")
+    import_dag = stack.node.find_child("ImportDag").node.find_child("Resource")
     assert sorted(env["DependsOn"]) == sorted(
-        [logical_id(execution_policy), logical_id(read_policy), logical_id(dag_folder), logical_id(source_check)]
+        [
+            logical_id(execution_policy),
+            logical_id(read_policy),
+            logical_id(dag_folder),
+            logical_id(source_check),
+            logical_id(import_dag),
+        ]
     )
 
 

@@ -1,14 +1,16 @@
-"""Put the export DAG into the old environment's DAG folder, and take it away, without touching anyone else's file.
+"""Put one of the migration's own DAG files into an environment's DAG folder, and take it away, without touching
+anyone else's file: the export DAG into the old environment, the import DAG into the new one.
 
-The file is the app's `migration_dags/export_metadata.py`, staged as a CDK asset, with the migration bucket and
-name filled in. It is written only where no object of that name exists, marked with object metadata; it is
-replaced or deleted only while it still carries that mark and the content this migration wrote, and always with
-`If-Match` on the ETag just read, so a file someone changed in between is left alone. Pure but for the S3 client.
+The file is one of the app's `migration_dags/`, staged as a CDK asset, with its `__MWAA_<NAME>__` placeholders
+filled in. It is written only where no object of that name exists, marked with object metadata; it is replaced or
+deleted only while it still carries that mark and the content this migration wrote, and always with `If-Match` on
+the ETag just read, so a file someone changed in between is left alone. Pure but for the S3 client.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,29 +18,36 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-# Placeholders the file carries, which the deployment replaces with the migration's own values.
+# Placeholders every migration DAG carries, filled from the MigrationBucket and MigrationName properties.
 BUCKET_PLACEHOLDER = "__MWAA_MIGRATION_BUCKET__"
 NAME_PLACEHOLDER = "__MWAA_MIGRATION_NAME__"
+PLACEHOLDER_RE = re.compile(r"__MWAA_[A-Z0-9_]+__")
+# Values land inside Python string literals as plain text: names, regions and ARNs only, never a quote or newline.
+SAFE_VALUE_RE = re.compile(r"[A-Za-z0-9._:/-]*")
 # Object metadata (x-amz-meta-*) that says the app wrote this file, for which migration and with what content.
 MARK = "mwaa-migration"
 DIGEST = "mwaa-migration-sha256"
 
 
-class ExportDagError(Exception):
+class MigrationDagError(Exception):
     """One line: what went wrong and what to do."""
 
 
 @dataclass(frozen=True)
-class ExportDagRequest:
+class MigrationDagRequest:
     staged_bucket: str
     staged_key: str
-    bucket: str  # the old environment's source bucket
-    key: str  # <DagS3Path>/mwaa_migration_export.py
+    bucket: str  # the environment's source bucket
+    key: str  # <DagS3Path>/mwaa_migration_<export|import>.py
     migration_bucket: str
     migration_name: str
+    # Further placeholders of this file and their values, sorted by placeholder; a value may be empty.
+    placeholders: tuple[tuple[str, str], ...] = ()
+    # Appended to "rename or remove that file" when the key is taken: the file's opt-out, if it has one.
+    if_taken: str = ""
 
     @classmethod
-    def from_properties(cls, props: Mapping[str, Any]) -> ExportDagRequest:
+    def from_properties(cls, props: Mapping[str, Any]) -> MigrationDagRequest:
         values = {}
         for field, key in (
             ("staged_bucket", "StagedBucket"),
@@ -50,59 +59,74 @@ class ExportDagRequest:
         ):
             value = props.get(key)
             if not isinstance(value, str) or not value:
-                raise ExportDagError(f"the custom resource property {key} is missing; the stack must set it")
+                raise MigrationDagError(f"the custom resource property {key} is missing; the stack must set it")
             values[field] = value
-        return cls(**values)
+        extra = props.get("Placeholders", {})
+        if not isinstance(extra, Mapping) or not all(
+            isinstance(name, str) and PLACEHOLDER_RE.fullmatch(name) and isinstance(value, str)
+            for name, value in extra.items()
+        ):
+            raise MigrationDagError("the custom resource property Placeholders must map __MWAA_<NAME>__ to strings")
+        if_taken = props.get("IfTaken", "")
+        return cls(**values, placeholders=tuple(sorted(extra.items())), if_taken=str(if_taken))
 
     @property
     def location(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def render(template: bytes, request: ExportDagRequest) -> bytes:
-    """The DAG file with this migration's bucket and name; refuses a template without both placeholders."""
+def render(template: bytes, request: MigrationDagRequest) -> bytes:
+    """The DAG file with this migration's values; refuses a template that lacks a placeholder it is given or holds
+    one it isn't, and a value that isn't plain text."""
     text = template.decode("utf-8")
-    for placeholder in (BUCKET_PLACEHOLDER, NAME_PLACEHOLDER):
-        if text.count(placeholder) != 1:
-            raise ExportDagError(f"the staged export DAG must hold {placeholder} once; the app's file is damaged")
-    rendered = text.replace(BUCKET_PLACEHOLDER, request.migration_bucket).replace(
-        NAME_PLACEHOLDER, request.migration_name
-    )
-    return rendered.encode("utf-8")
+    values = {BUCKET_PLACEHOLDER: request.migration_bucket, NAME_PLACEHOLDER: request.migration_name}
+    values.update(request.placeholders)
+    for placeholder, value in values.items():
+        if placeholder not in text:
+            raise MigrationDagError(f"the staged DAG file must hold {placeholder}; the app's file is damaged")
+        if not SAFE_VALUE_RE.fullmatch(value):
+            raise MigrationDagError(f"the value for {placeholder} has characters a DAG file can't take as plain text")
+        text = text.replace(placeholder, value)
+    left = sorted(set(PLACEHOLDER_RE.findall(text)))
+    if left:
+        raise MigrationDagError(
+            f"the staged DAG file holds {', '.join(left)}, which the stack doesn't fill; deploy the app's own stacks"
+        )
+    return text.encode("utf-8")
 
 
-def _head(s3: S3Client, request: ExportDagRequest) -> dict[str, Any] | None:
+def _head(s3: S3Client, request: MigrationDagRequest) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
     try:
         return dict(s3.head_object(Bucket=request.bucket, Key=request.key))
     except ClientError as error:
-        # Without s3:ListBucket (which would let the role list the old DAG folder), S3 answers a HEAD of a missing
-        # key with 403, not 404. The role may read this one key, so a 403 means it isn't there; if the refusal was
+        # Without s3:ListBucket (which would let the role list the DAG folder), S3 answers a HEAD of a missing key
+        # with 403, not 404. The role may read this one key, so a 403 means it isn't there; if the refusal was
         # real (a bucket or key policy), the conditional write that follows fails and says so.
         if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound", "403", "Forbidden"):
             return None
         raise
 
 
-def _ours(head: Mapping[str, Any], request: ExportDagRequest) -> bool:
+def _ours(head: Mapping[str, Any], request: MigrationDagRequest) -> bool:
     return bool(head.get("Metadata", {}).get(MARK) == request.migration_name)
 
 
-def _rendered(s3: S3Client, request: ExportDagRequest) -> tuple[bytes, str]:
+def _rendered(s3: S3Client, request: MigrationDagRequest) -> tuple[bytes, str]:
     body = render(s3.get_object(Bucket=request.staged_bucket, Key=request.staged_key)["Body"].read(), request)
     return body, hashlib.sha256(body).hexdigest()
 
 
-def deploy(s3: S3Client, request: ExportDagRequest) -> dict[str, str]:
+def deploy(s3: S3Client, request: MigrationDagRequest) -> dict[str, str]:
     """Create or Update: write the file, never over one the app didn't write. Returns its ETag and digest."""
     body, digest = _rendered(s3, request)
     metadata = {MARK: request.migration_name, DIGEST: digest}
     head = _head(s3, request)
     if head is not None and not _ours(head, request):
-        raise ExportDagError(
-            f"{request.location} already exists and this migration didn't write it; rename or remove that file, "
-            "or set [export] deploy_dag = false and add the export DAG yourself"
+        raise MigrationDagError(
+            f"{request.location} already exists and this migration didn't write it; rename or remove that file"
+            + request.if_taken
         )
     if head is not None and head.get("Metadata", {}).get(DIGEST) == digest:
         return {"ETag": str(head["ETag"]), "Sha256": digest}  # already this content: nothing to write
@@ -114,7 +138,7 @@ def deploy(s3: S3Client, request: ExportDagRequest) -> dict[str, str]:
     return {"ETag": str(written["ETag"]), "Sha256": digest}
 
 
-def remove(s3: S3Client, request: ExportDagRequest) -> bool:
+def remove(s3: S3Client, request: MigrationDagRequest) -> bool:
     """Delete: remove the file only while it is the one these properties wrote. True if removed."""
     head = _head(s3, request)
     if head is None or not _ours(head, request):

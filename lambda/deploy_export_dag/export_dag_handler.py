@@ -1,4 +1,5 @@
-"""Custom resource handler: the export DAG in the old environment's DAG folder (guide step 3).
+"""Custom resource handler: one migration DAG file in an environment's DAG folder (the export DAG in the old
+environment, guide step 3; the import DAG in the new one, step 4).
 
 Runs behind aws_cdk.custom_resources.Provider, which turns an exception into FAILED with its message. The
 physical ID is the object's location: a new DAG file is an update in place (and its rollback an update back),
@@ -11,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from export_dag_deploy import ExportDagError, ExportDagRequest, deploy, remove
+from export_dag_deploy import MigrationDagError, MigrationDagRequest, deploy, remove
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,23 +37,23 @@ def on_event(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     request_type = event.get("RequestType")
     LOGGER.info("%s request for %s", request_type, event.get("LogicalResourceId"))
     if request_type not in ("Create", "Update", "Delete"):
-        raise ExportDagError(f"unknown RequestType {request_type!r}; expected Create, Update or Delete")
+        raise MigrationDagError(f"unknown RequestType {request_type!r}; expected Create, Update or Delete")
     physical_id = str(event.get("PhysicalResourceId") or "")
     if request_type == "Delete":
         try:
-            request = ExportDagRequest.from_properties(event.get("ResourceProperties") or {})
-        except ExportDagError:
+            request = MigrationDagRequest.from_properties(event.get("ResourceProperties") or {})
+        except MigrationDagError:
             return {"PhysicalResourceId": physical_id}  # a create that failed early wrote nothing
         removed = _call(lambda: remove(client_factory(), request), request)
         LOGGER.info("%s %s", "Removed" if removed else "Left (not this migration's file)", request.location)
         return {"PhysicalResourceId": physical_id}
-    request = ExportDagRequest.from_properties(event.get("ResourceProperties") or {})
+    request = MigrationDagRequest.from_properties(event.get("ResourceProperties") or {})
     data = _call(lambda: deploy(client_factory(), request), request)
     LOGGER.info("Wrote %s", request.location)
     return {"PhysicalResourceId": request.location, "Data": data}
 
 
-def _call(action: Callable[[], Any], request: ExportDagRequest) -> Any:
+def _call(action: Callable[[], Any], request: MigrationDagRequest) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -66,8 +67,8 @@ def _call(action: Callable[[], Any], request: ExportDagRequest) -> Any:
             if code in ("AccessDenied", "AccessDeniedException", "KMS.AccessDeniedException")
             else ""
         )
-        raise ExportDagError(
+        raise MigrationDagError(
             f"{error.operation_name} failed for {request.location}: {code} {details.get('Message')}{hint}"
         ) from None
     except BotoCoreError as error:
-        raise ExportDagError(f"could not reach S3 for {request.location}: {error}") from None
+        raise MigrationDagError(f"could not reach S3 for {request.location}: {error}") from None

@@ -4,7 +4,8 @@ Two kinds of request, one per custom resource:
 - `File`: one object (requirements.txt, plugins.zip, a startup script) copied to one key. Its S3 version ID
   is returned, and the environment pins that version: a new version is what makes MWAA apply the change.
 - `Dags`: the DAG folder, staged by CDK as a zip, synced under the DAG prefix. Unchanged objects are not
-  rewritten, and objects the folder no longer has are deleted (a delete marker in a versioned bucket).
+  rewritten, and objects the folder no longer has are deleted (a delete marker in a versioned bucket), except the
+  keys in `Keep`, which another deployment owns (the migration's import DAG): never written, never deleted.
 
 Everything is in memory: these are code files, and the Lambda's /tmp would only add a copy.
 """
@@ -47,6 +48,7 @@ class DagsRequest:
     staged: StagedObject
     bucket: str
     prefix: str  # ends with "/"
+    keep: tuple[str, ...] = ()  # keys under the prefix the sync leaves alone
 
 
 def _required(properties: Mapping[str, Any], name: str) -> str:
@@ -65,7 +67,10 @@ def request_from_properties(properties: Mapping[str, Any]) -> FileRequest | Dags
         prefix = _required(properties, "Prefix")
         if not prefix.endswith("/") or prefix.startswith("/"):
             raise DeploymentError(f"Prefix {prefix!r} must be a folder such as dags/ (no leading '/', a trailing '/')")
-        return DagsRequest(staged, _required(properties, "Bucket"), prefix)
+        keep = properties.get("Keep", [])
+        if not isinstance(keep, list) or not all(isinstance(key, str) and key.startswith(prefix) for key in keep):
+            raise DeploymentError(f"Keep must list keys under {prefix!r}; redeploy from this app")
+        return DagsRequest(staged, _required(properties, "Bucket"), prefix, tuple(keep))
     raise DeploymentError(f"unknown Kind {kind!r}; expected File or Dags")
 
 
@@ -119,12 +124,22 @@ class DagSync:
     unchanged: int
 
 
-def plan_dag_sync(files: Mapping[str, bytes], existing: Mapping[str, str], prefix: str) -> DagSync:
-    """What to write and delete so the prefix holds exactly `files`; `existing` is key -> ETag under it."""
+def plan_dag_sync(
+    files: Mapping[str, bytes], existing: Mapping[str, str], prefix: str, keep: Iterable[str] = ()
+) -> DagSync:
+    """What to write and delete so the prefix holds exactly `files` besides `keep`; `existing` is key -> ETag
+    under it."""
     wanted = {prefix + name: content for name, content in files.items()}
+    kept = set(keep)
+    clash = sorted(kept & set(wanted))
+    if clash:
+        raise DeploymentError(
+            f"the DAG folder holds {clash[0].removeprefix(prefix)}, a name the migration deploys its own file "
+            "under; rename or remove that file in the folder"
+        )
     uploads = sorted(key for key, content in wanted.items() if existing.get(key) != etag_of(content))
     # A key ending in "/" is a console folder marker, not a file; it is left alone.
-    deletions = sorted(key for key in existing if key not in wanted and not key.endswith("/"))
+    deletions = sorted(key for key in existing if key not in wanted and key not in kept and not key.endswith("/"))
     return DagSync(tuple(uploads), tuple(deletions), len(wanted) - len(uploads))
 
 
@@ -149,7 +164,7 @@ def _batches(keys: Iterable[str], size: int) -> Iterator[list[str]]:
 def deploy_dags(s3: S3Client, request: DagsRequest) -> dict[str, int]:
     """Sync the DAG folder under the prefix; returns counts of the files and of what changed."""
     files = dag_files(_read_staged(s3, request.staged))
-    sync = plan_dag_sync(files, _existing_objects(s3, request.bucket, request.prefix), request.prefix)
+    sync = plan_dag_sync(files, _existing_objects(s3, request.bucket, request.prefix), request.prefix, request.keep)
     for key in sync.uploads:
         s3.put_object(Bucket=request.bucket, Key=key, Body=files[key.removeprefix(request.prefix)])
     for batch in _batches(sync.deletions, DELETE_BATCH):
