@@ -12,6 +12,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from mwaa_migration.config import MigrationConfig
+from stacks.cutover_stack import CutoverStack
 from stacks.migration_bucket_stack import MigrationBucketStack
 from stacks.new_environment_stack import NewEnvironmentStack
 
@@ -30,10 +31,11 @@ class MigrationStacks:
     migration: MigrationConfig
     migration_bucket: MigrationBucketStack
     new_environment: NewEnvironmentStack
+    cutover: CutoverStack
 
 
 def add_migrations(app: App, migrations: Sequence[MigrationConfig]) -> list[MigrationStacks]:
-    """Two stacks per migration, named after it, so many migrations share one app and one account; and the
+    """Three stacks per migration, named after it, so many migrations share one app and one account; and the
     security gate over all of them."""
     built = []
     for migration in migrations:
@@ -50,7 +52,16 @@ def add_migrations(app: App, migrations: Sequence[MigrationConfig]) -> list[Migr
             migration_key=bucket_stack.key,
             description=f"MWAA migration {migration.name}: new environment {migration.target.environment_name}",
         )
-        built.append(MigrationStacks(migration, bucket_stack, environment_stack))
+        cutover_stack = CutoverStack(
+            app,
+            f"{migration.name}-cutover",
+            migration=migration,
+            migration_key=bucket_stack.key,
+            description=f"MWAA migration {migration.name}: cut-over state machine (rehearsal, cut-over, rollback)",
+        )
+        # Deployed after the environment it cuts over to (its guard reads that environment's status).
+        cutover_stack.add_stack_dependency(environment_stack)
+        built.append(MigrationStacks(migration, bucket_stack, environment_stack, cutover_stack))
     # cdk-nag rule packs as validation plugins: any unacknowledged finding fails synth.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
     return built

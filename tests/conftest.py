@@ -50,5 +50,6 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     compileall.compile_dir(CLONE_SETTINGS_DIR, quiet=1)
     compileall.compile_dir(WORKFLOW_DEPLOY_DIR, quiet=1)
     compileall.compile_dir(EXPORT_DAG_DEPLOY_DIR, quiet=1)
+    compileall.compile_dir(CUTOVER_DIR, quiet=1)
     compileall.compile_dir(EXAMPLE_WORKFLOWS / "dags", quiet=1)
     return synthesize(tmp_path_factory.mktemp("cdk.out"))

@@ -18,7 +18,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 @pytest.mark.parametrize("name", MIGRATIONS)
-@pytest.mark.parametrize("stack", ["migration_bucket", "new_environment"])
+@pytest.mark.parametrize("stack", ["migration_bucket", "new_environment", "cutover"])
 def test_template_snapshot(
     synthesized: SynthesizedApp, snapshot_json: SnapshotAssertion, name: str, stack: str
 ) -> None:

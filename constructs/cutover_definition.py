@@ -1,0 +1,151 @@
+"""The cut-over state machine's states (JSONPath ASL), built per migration: which steps exist depends on whether the
+machine can reach the old environment (an MWAA source on Airflow 2.4.3 or later) and on the target's major version.
+
+State: {"input": the guard's checked input, then one key per step with that step's latest result}. Loops are a
+Choice on the step's `done` (or the drain's `verdict`) and a Wait; a step's failure is its Lambda error, by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+from constructs import Construct
+
+POLL = Duration.seconds(60)
+INPUT = {"input.$": "$.input"}
+
+
+def _task(scope: Construct, name: str, function: lambda_.IFunction, payload: Mapping[str, Any], result: str) -> Any:
+    return tasks.LambdaInvoke(
+        scope,
+        name,
+        lambda_function=function,
+        payload=sfn.TaskInput.from_object(dict(payload)),
+        # The function's own return value is the state's result: no invocation metadata in the history.
+        payload_response_only=True,
+        result_path=result,
+    )
+
+
+def _done(path: str) -> sfn.Condition:
+    return sfn.Condition.boolean_equals(path, True)
+
+
+def build_definition(
+    scope: Construct, *, functions: Mapping[str, lambda_.IFunction], machine_exports: bool, rest_import: bool
+) -> sfn.IChainable:
+    """`machine_exports`: the machine freezes the old environment and runs its export DAG (else both are the
+    operator's and it waits for a manifest); `rest_import`: an Airflow 3 target, imported through its REST API."""
+    f = functions
+    mode_is = {mode: sfn.Condition.string_equals("$.input.mode", mode) for mode in ("rehearsal", "cutover", "rollback")}
+    export_id = {**INPUT, "export_id.$": "$.export.export_id"}
+
+    # --- after the export: import, the import DAG (2.x import and logs), verify; a cut-over goes on ---------------
+    cut_over = sfn.Succeed(scope, "CutOver")
+    after_secrets: sfn.IChainable = cut_over
+    if machine_exports:
+        unpause = _task(scope, "UnpauseNew", f["unpause"], INPUT, "$.unpause").next(cut_over)
+        after_secrets = (
+            sfn.Choice(scope, "UnpauseWanted?")
+            .when(sfn.Condition.boolean_equals("$.input.unpause", True), unpause)
+            .otherwise(cut_over)
+        )
+    delete_secrets = _task(scope, "DeleteSecrets", f["delete_secrets"], export_id, "$.secrets").next(after_secrets)
+    verify = _task(scope, "Verify", f["verify"], export_id, "$.verify").next(
+        sfn.Choice(scope, "CuttingOver?")
+        .when(mode_is["cutover"], delete_secrets)
+        .otherwise(sfn.Succeed(scope, "Rehearsed"))
+    )
+    dag_status = _task(
+        scope,
+        "ImportDagStatus",
+        f["import_dag"],
+        {**export_id, "action": "status", "started_at.$": "$.import_dag.started_at"},
+        "$.import_dag",
+    )
+    dag_wait = sfn.Wait(scope, "ImportDagWait", time=sfn.WaitTime.duration(POLL)).next(dag_status)
+    dag_status.next(sfn.Choice(scope, "ImportDagDone?").when(_done("$.import_dag.done"), verify).otherwise(dag_wait))
+    import_dag = _task(scope, "ImportDagStart", f["import_dag"], {**export_id, "action": "start"}, "$.import_dag").next(
+        dag_wait
+    )
+    import_start: sfn.IChainable = import_dag
+    if rest_import:
+        slice_ = _task(scope, "ImportSlice", f["import_slice"], export_id, "$.import")
+        # No Wait: each slice runs until its deadline, the next one carries on from the cursor in the bucket.
+        slice_.next(sfn.Choice(scope, "Imported?").when(_done("$.import.done"), import_dag).otherwise(slice_))
+        import_start = slice_
+
+    # --- the export: the machine's export DAG run, or the operator's manifest -----------------------------------
+    if machine_exports:
+        status = _task(
+            scope,
+            "ExportStatus",
+            f["export_dag"],
+            {**export_id, "action": "status", "started_at.$": "$.export.started_at"},
+            "$.export",
+        )
+        wait = sfn.Wait(scope, "ExportWait", time=sfn.WaitTime.duration(POLL)).next(status)
+        status.next(sfn.Choice(scope, "Exported?").when(_done("$.export.done"), import_start).otherwise(wait))
+        export: sfn.IChainable = _task(
+            scope,
+            "ExportStart",
+            f["export_dag"],
+            {**INPUT, "action": "start", "export_id.$": "$.input.export_id"},
+            "$.export",
+        ).next(wait)
+    else:
+        check = _task(scope, "ManifestCheck", f["manifest_wait"], INPUT, "$.export")
+        wait = sfn.Wait(scope, "ManifestWait", time=sfn.WaitTime.duration(POLL)).next(check)
+        check.next(sfn.Choice(scope, "ManifestThere?").when(_done("$.export.done"), import_start).otherwise(wait))
+        export = check
+
+    # --- the cut-over's freeze: record once, pause, drain --------------------------------------------------------
+    cutover_start: sfn.IChainable = export
+    if machine_exports:
+        drain = _task(scope, "Drain", f["drain"], {**INPUT, "drain_started.$": "$.drain_started.at"}, "$.drain")
+        drain_wait = sfn.Wait(scope, "DrainWait", time=sfn.WaitTime.duration(POLL)).next(drain)
+        drain.next(
+            sfn.Choice(scope, "Drained?")
+            .when(sfn.Condition.string_equals("$.drain.verdict", "wait"), drain_wait)
+            .otherwise(export)
+        )
+        cutover_start = (
+            _task(scope, "RecordPauseStates", f["record"], INPUT, "$.record")
+            .next(_task(scope, "FreezeOld", f["freeze"], INPUT, "$.freeze"))
+            .next(
+                sfn.Pass(
+                    scope,
+                    "StartDrain",
+                    # When the drain began: its timeout counts from here, also in a restarted execution.
+                    parameters={"at": sfn.JsonPath.string_at("$$.State.EnteredTime")},
+                    result_path="$.drain_started",
+                )
+            )
+            .next(drain)
+        )
+
+    rollback = _task(scope, "Rollback", f["rollback"], INPUT, "$.rollback").next(sfn.Succeed(scope, "RolledBack"))
+    guard = _task(
+        scope,
+        "Guard",
+        f["guard"],
+        {
+            "execution.$": "$",
+            "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+            "started_at": sfn.JsonPath.string_at("$$.Execution.StartTime"),
+        },
+        "$",
+    )
+    chain: sfn.IChainable = guard.next(
+        sfn.Choice(scope, "Mode")
+        .when(mode_is["rollback"], rollback)
+        .when(mode_is["cutover"], cutover_start)
+        .when(mode_is["rehearsal"], export)
+    )
+    return chain

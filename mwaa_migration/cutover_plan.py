@@ -1,0 +1,28 @@
+"""What a migration's cut-over machine does and where it is, shared by its stack and `cutover.py` (which must not
+load the CDK to find it)."""
+
+from __future__ import annotations
+
+from mwaa_migration.airflow_versions import version_key
+from mwaa_migration.migration_config import MigrationConfig
+
+# MWAA serves Airflow's REST API through InvokeRestApi from this version on.
+REST_API_SINCE = "2.4.3"
+
+
+def state_machine_name(migration: str) -> str:
+    """Fixed, so its ARN is known before it exists: the guard's ListExecutions and `cutover.py` derive it."""
+    return f"mwaa-migration-{migration}-cutover"
+
+
+def state_machine_arn(migration: str, *, region: str, account: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:states:{region}:{account}:stateMachine:{state_machine_name(migration)}"
+
+
+def machine_exports(migration: MigrationConfig) -> bool:
+    """The machine reaches the old environment's REST API (MWAA, Airflow 2.4.3+); otherwise the freeze and the
+    export are the operator's."""
+    source = migration.source
+    if source.kind != "mwaa" or source.environment is None or not source.environment_name:
+        return False
+    return version_key(str(source.environment.get("AirflowVersion", "0"))) >= version_key(REST_API_SINCE)
