@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 # jsii warns on every start that Node 20 (what this machine has) is end of life; the value lists major versions.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: synth test lint typecheck unit benchmark schema clean airflow-envs
+.PHONY: synth test lint typecheck unit benchmark schema clean airflow-envs diagram
 
 # The export and import tests' Airflow installs (one virtualenv each, from a pinned freeze) and PostgreSQL's server.
 AIRFLOW_VERSIONS := 2.10.3 2.4.3 2.11.2 3.0.6
@@ -55,6 +55,10 @@ test: lint typecheck unit
 # The migration file's JSON schema, from the pydantic models; editors read it through `#:schema`.
 schema: $(VENV)/.runtime
 	$(BIN)/python -m mwaa_migration.migration_file
+
+# docs/architecture.md from the synthesized example; tests/test_diagram.py fails while it is stale.
+diagram: $(VENV)/.runtime
+	$(BIN)/python -m mwaa_migration.diagram
 
 benchmark: $(VENV)/.dev
 	$(BIN)/python benchmarks/synth_benchmark.py
