@@ -22,6 +22,11 @@ CUTOVER_DIR = Path(__file__).resolve().parent.parent / "lambda" / "cutover"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
+def cutover_code() -> lambda_.Code:
+    """The asset, once per stack: every step's function shares it (one folder hash and one upload, not eleven)."""
+    return lambda_.Code.from_asset(str(CUTOVER_DIR), exclude=ASSET_EXCLUDES)
+
+
 class CutoverFunction(Construct):
     """Children: Logs, Role, Policy, Function (handler `cutover_handler.<step>`)."""
 
@@ -35,6 +40,7 @@ class CutoverFunction(Construct):
         statements: Sequence[iam.PolicyStatement],
         environment: Mapping[str, str],
         timeout: Duration,
+        code: lambda_.Code,
         memory_size: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -66,7 +72,7 @@ class CutoverFunction(Construct):
             description=f"MWAA cut-over: {description}",
             runtime=RUNTIME,
             handler=f"cutover_handler.{step}",
-            code=lambda_.Code.from_asset(str(CUTOVER_DIR), exclude=ASSET_EXCLUDES),
+            code=code,
             timeout=timeout,
             memory_size=memory_size,
             role=self.role,

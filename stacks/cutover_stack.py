@@ -16,7 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from constructs.acknowledgments import acknowledge, acknowledge_wildcard_resource
 from constructs.cutover_definition import build_definition
-from constructs.cutover_function import CutoverFunction
+from constructs.cutover_function import CutoverFunction, cutover_code
 from constructs.migration_bucket import migration_bucket_name
 from constructs.provider_handler import LOG_RETENTION
 from mwaa_migration.airflow_versions import airflow_major
@@ -221,6 +221,7 @@ class CutoverStack(Stack):
         self.functions: dict[str, CutoverFunction] = {}
         # Functions under their own scope: their ids are the step names, as are the states'.
         steps = Construct(self, "Steps")
+        code = cutover_code()
         for step, (description, statements, timeout) in specs.items():
             construct_id = "".join(part.title() for part in step.split("_"))
             function = CutoverFunction(
@@ -231,6 +232,7 @@ class CutoverStack(Stack):
                 statements=statements,
                 environment=environment,
                 timeout=timeout,
+                code=code,
                 memory_size=1024 if timeout is LONG_STEP_TIMEOUT else 512,
             )
             self.functions[step] = function
