@@ -253,11 +253,12 @@ def test_options_are_the_translated_source_options(version: str, target: str) ->
 
     result = clone(version, target)
 
-    # The clone adds one option of its own: DAGs start paused on the new environment.
-    assert result.settings["AirflowConfigurationOptions"] == {
-        **expected.options,
-        "core.dags_are_paused_at_creation": "True",
-    }
+    # The clone adds options of its own: DAGs start paused on the new environment, and a move to Airflow 3 keeps
+    # Airflow 2's cron data intervals.
+    added = {"core.dags_are_paused_at_creation": "True"}
+    if target.startswith("3.") and not version.startswith("3."):
+        added["scheduler.create_cron_data_intervals"] = "True"
+    assert result.settings["AirflowConfigurationOptions"] == {**expected.options, **added}
     assert all(warning in result.warnings for warning in expected.warnings)
 
 
@@ -372,6 +373,20 @@ def test_dags_start_paused_whatever_the_source_says() -> None:
 
     assert result.settings["AirflowConfigurationOptions"]["core.dags_are_paused_at_creation"] == "True"
     assert any(w.startswith("core.dags_are_paused_at_creation: True on the new environment") for w in result.warnings)
+
+
+def test_a_move_to_airflow_3_keeps_cron_data_intervals_unless_the_file_chooses() -> None:
+    key = "scheduler.create_cron_data_intervals"
+    moved = clone("2.10.3", "3.0.6")
+    assert moved.settings["AirflowConfigurationOptions"][key] == "True"
+    assert sum(w.startswith(f"{key}: True on the new environment") for w in moved.warnings) == 1
+
+    chosen = clone("2.10.3", "3.0.6", {"AirflowConfigurationOptions": {key: "False"}})
+    assert chosen.settings["AirflowConfigurationOptions"][key] == "False"
+    assert not any(w.startswith(key) for w in chosen.warnings)
+
+    # Within Airflow 2 the default is already True: nothing is added.
+    assert key not in clone("2.10.3", "2.11.0").settings["AirflowConfigurationOptions"]
 
 
 def test_the_file_may_unpause_with_a_warning() -> None:

@@ -35,6 +35,7 @@ from mwaa_limits import (
     MAX_TAGS,
     MAX_WEBSERVERS,
     NOT_SETTABLE,
+    CRON_INTERVALS_OPTION,
     PAUSED_OPTION,
     SECURITY_GROUP_ID_RE,
     SIZING_FIELDS,
@@ -425,7 +426,20 @@ def _options(
             )
             continue
         cloned[key] = value
-    return final_options(cloned, overrides.get("AirflowConfigurationOptions", {}), warnings)
+    chosen = overrides.get("AirflowConfigurationOptions", {})
+    crosses_3 = _major(source_version) < 3 <= _major(request.target_airflow_version)
+    if crosses_3 and CRON_INTERVALS_OPTION not in cloned and CRON_INTERVALS_OPTION not in chosen:
+        cloned[CRON_INTERVALS_OPTION] = "True"
+        warnings.append(
+            f"{CRON_INTERVALS_OPTION}: True on the new environment, so cron schedules keep Airflow 2's data "
+            "intervals (Airflow 3's default runs them as trigger timetables, logical date at the run's time); set "
+            f"it in {FILE_KEYS['AirflowConfigurationOptions']} to choose."
+        )
+    return final_options(cloned, chosen, warnings)
+
+
+def _major(version: str) -> int:
+    return int(version.split(".", 1)[0])
 
 
 def final_options(cloned: Mapping[str, str], chosen: Mapping[str, str], warnings: list[str]) -> dict[str, str]:

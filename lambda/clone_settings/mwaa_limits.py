@@ -93,6 +93,10 @@ KMS_KEY_ARN_RE: Final = re.compile(
 AWS_OWNED_KEY: Final = "aws-owned"
 # A new environment's DAGs must start paused: the old environment still runs them until the cut-over.
 PAUSED_OPTION: Final = "core.dags_are_paused_at_creation"
+# Airflow 3 runs a cron schedule as a trigger timetable (logical date = the run's time) unless this is True, which
+# keeps Airflow 2's data intervals: a migrated DAG's {{ ds }} and interval then mean what they meant, and the
+# importer's runs (which keep their source intervals) are followed by the very next interval.
+CRON_INTERVALS_OPTION: Final = "scheduler.create_cron_data_intervals"
 # In GetEnvironment, not settable through AWS::MWAA::Environment: carried over only by hand.
 NOT_SETTABLE: Final = ("Teams", "IdentityCenterConfiguration")
 
