@@ -75,7 +75,7 @@ class CutoverStack(Stack):
         manifests, tables = f"{export_root}*/manifest.json", f"{export_root}*/tables/*"
         secrets, run_ids = f"{export_root}*/secrets/*", f"{export_root}*/run-ids.json"
         record_key, marker_key = f"cutover/{name}/pause-states.json", f"cutover/{name}/unpaused.json"
-        cursors = f"cutover/{name}/import/*"
+        cursors, history = f"cutover/{name}/import/*", f"cutover/{name}/history/*"
         reports = f"reports/{name}/*"
         new_environment_arn = self.format_arn(service="airflow", resource="environment", resource_name=new_env)
 
@@ -129,7 +129,10 @@ class CutoverStack(Stack):
                     [
                         invoke("RestoreOld", old_env, "User", old=True),
                         objects("ReadRecords", ["s3:GetObject"], record_key, marker_key),
-                        key_use(write=False),
+                        # Once restored, both move to history/ (a copy, then a delete): the next cut-over records anew.
+                        objects("ArchiveRecords", ["s3:PutObject"], history),
+                        objects("RetireRecords", ["s3:DeleteObject"], record_key, marker_key),
+                        key_use(write=True),
                     ]
                     if exports
                     else []
@@ -186,6 +189,8 @@ class CutoverStack(Stack):
                         invoke("UnpauseNew", new_env, "User", old=False),
                         objects("ReadRecord", ["s3:GetObject"], record_key),
                         objects("WriteOnceMarker", ["s3:GetObject", "s3:PutObject"], marker_key),
+                        # On Airflow 3: the import's result names the DAGs it couldn't import wholly; they stay paused.
+                        *([objects("ReadImportResult", ["s3:GetObject"], cursors)] if rest_import else []),
                         key_use(write=True),
                     ],
                     STEP_TIMEOUT,
@@ -333,8 +338,13 @@ _WILDCARD_REASONS = {
     "export id of this migration; the wildcards are the export id and the part's key.",
     "WriteRunIdMap": "The REST importer keeps the old-to-new run id map beside the export it imports; the "
     "wildcard is the export id.",
-    "KeepCursor": "The REST import's cursor and tally, one object per export id under this migration's "
-    "cutover/<name>/import/ prefix; the wildcard is the export id.",
+    "KeepCursor": "The REST import's cursor and tally, one object per export id and execution under this "
+    "migration's cutover/<name>/import/ prefix; the wildcard is the export id and the execution's start.",
+    "ReadImportResult": "Reads the REST import's result (cursor and tally) of this execution under this migration's "
+    "cutover/<name>/import/ prefix, to keep the DAGs it refused or can't guarantee paused; the wildcard is the "
+    "export id and the execution's start.",
+    "ArchiveRecords": "After a rollback, copies the pause record and the unpause marker under this migration's "
+    "cutover/<name>/history/ prefix; the wildcard is the record's time and the two names.",
     "WriteReport": "The verification report of each export id under this migration's reports/<name>/ prefix; the "
     "wildcard is the export id and the report's name.",
     "ReadManifest": "Reads an export's manifest only; the wildcard is the export id.",

@@ -76,6 +76,7 @@ class World:
         self.confs: dict[tuple[str, str], dict[str, Any]] = {}
         self.entities: dict[str, dict[str, dict[str, Any]]] = {route: {} for route in ROUTES}
         self.steps: list[str] = []
+        self.dag_runs: list[dict[str, Any]] = []  # the archive's dag_run rows (none: an export with no runs)
         self._serve_entities_and_confs()
 
     # --- the environments' extra routes: entities on the new one, the conf of triggered runs on both ---------
@@ -122,7 +123,13 @@ class World:
             _part("secrets/variable.jsonl.gz", VARIABLES),
             _part("secrets/connection.jsonl.gz", CONNECTIONS),
         )
-        for entry, data in (pools, variables, connections):
+        tables = {"slot_pool": _entry(pools[0], ["pool", "slots", "description", "include_deferred"])}
+        parts = [pools, variables, connections]
+        if self.dag_runs:
+            runs = _part("tables/dag_run/part-00000.jsonl.gz", self.dag_runs)
+            tables["dag_run"] = _entry(runs[0], list(self.dag_runs[0]))
+            parts.append(runs)
+        for entry, data in parts:
             self.s3.put_object(Bucket=self.bucket, Key=prefix + entry["key"], Body=data)
         manifest = {
             "format": 1,
@@ -134,7 +141,7 @@ class World:
             "since": None,
             "paused": [],
             "warnings": [],
-            "tables": {"slot_pool": _entry(pools[0], ["pool", "slots", "description", "include_deferred"])},
+            "tables": tables,
             "secrets": {
                 "variable": _entry(variables[0], ["key", "val"]),
                 "connection": _entry(connections[0], list(CONNECTIONS[0])),
@@ -266,3 +273,22 @@ class Runtime:
 
     def deadline(self) -> float:
         return self.world.counter + 3
+
+
+def definition_built(*, machine_exports: bool, rest_import: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ASL build_definition makes for a kind of migration no shipped or test migration file has (a source the
+    machine can't reach with an Airflow 3 target), with each step's function ARN mapped to its handler."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from constructs.cutover_definition import build_definition
+
+    stack = Stack(App(), "WalkDefinition")
+    arns = {step: f"arn:aws:lambda:us-east-1:123456789012:function:{step}" for step in cutover_steps.STEPS}
+    functions = {step: lambda_.Function.from_function_arn(stack, step, arn) for step, arn in arns.items()}
+    chain = build_definition(stack, functions=functions, machine_exports=machine_exports, rest_import=rest_import)
+    machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(chain))
+    text = stack.resolve(machine.node.default_child.definition_string)  # type: ignore[union-attr]
+    definition: dict[str, Any] = json.loads(text if isinstance(text, str) else "".join(text["Fn::Join"][1]))
+    return definition, {arn: f"cutover_handler.{step}" for step, arn in arns.items()}

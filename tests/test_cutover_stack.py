@@ -92,6 +92,16 @@ def test_each_step_may_call_only_what_it_needs_on_one_airflow_role_per_environme
     assert steps["unpause"]["UnpauseNew"] == (invoke, [new + "User"], None)
     assert steps["rollback"]["RestoreOld"] == (invoke, [old + "User"], None)
     assert steps["rollback"]["PauseNew"] == (invoke, [new + "User"], None)
+    # A restored record and its marker move to history/: a copy there, then a delete of exactly those two keys.
+    records = [bucket + "/cutover/example/pause-states.json", bucket + "/cutover/example/unpaused.json"]
+    assert steps["rollback"]["ArchiveRecords"] == (["s3:PutObject"], [bucket + "/cutover/example/history/*"], None)
+    assert steps["rollback"]["RetireRecords"] == (["s3:DeleteObject"], records, None)
+    # On an Airflow 3 target the unpause reads the import's result, to keep the DAGs it named paused.
+    assert steps["unpause"]["ReadImportResult"] == (["s3:GetObject"], [bucket + "/cutover/example/import/*"], None)
+    assert (
+        "ReadImportResult"
+        not in role_statements(synthesized.template(synthesized.stacks["byo-kms"].cutover))["unpause"]
+    )
     assert steps["guard"]["NoOverlap"] == (
         ["states:ListExecutions"],
         ["arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:mwaa-migration-example-cutover"],

@@ -42,6 +42,8 @@ def s3() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
+        # Versioned, as the migration bucket is: a delete leaves a delete marker as the current version.
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         yield client
 
 
@@ -276,24 +278,56 @@ def test_rollback_refuses_without_force_when_the_new_side_ran_and_restores_the_r
     assert all(dag.paused for dag in envs.new.dags.values()), "the new side is paused first, refused or not"
     assert envs.old.states() == old_before
 
-    result = rollback(envs.new_api, envs.old_api, s3, bucket=BUCKET, migration=MIGRATION, imported=imported, force=True)
     recorded = read_pause_states(s3, bucket=BUCKET, migration=MIGRATION)["dags"]
+    result = rollback(envs.new_api, envs.old_api, s3, bucket=BUCKET, migration=MIGRATION, imported=imported, force=True)
     assert {d: envs.old.dags[d].paused for d in recorded} == recorded  # exactly the recorded states
     assert all(dag.paused for dag in envs.new.dags.values())
     assert result["forced"] is True and result["runs_since"]["runs"] == 2
     assert result["unpaused"] == 5 and result["paused"] == 0  # a, b, d, e, f (the export DAG was paused already)
 
 
-def test_rollback_without_new_runs_needs_no_force_and_is_idempotent(envs: TwoEnvironments, s3: Any) -> None:
+class DeleteFailsOnce:
+    """moto's S3 client, except that the first DeleteObject fails: a rollback killed between copy and delete."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3, self.failed = s3, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+    def delete_object(self, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise TimeoutError("killed")
+        return self.s3.delete_object(**kwargs)
+
+
+def test_rollback_without_new_runs_needs_no_force_restarts_and_moves_the_records_to_history(
+    envs: TwoEnvironments, s3: Any
+) -> None:
     cut_over(envs, s3)
     envs.old.dags["c"].paused = False  # recorded paused: the rollback pauses it again
-    result = rollback(envs.new_api, envs.old_api, s3, bucket=BUCKET, migration=MIGRATION)
-    assert result["forced"] is False and result["paused"] == 1 and result["unpaused"] == 5
+    record_body, marker_body = stored(s3, record_key(MIGRATION)), stored(s3, marker_key(MIGRATION))
     recorded = read_pause_states(s3, bucket=BUCKET, migration=MIGRATION)["dags"]
+    with pytest.raises(TimeoutError):
+        rollback(envs.new_api, envs.old_api, DeleteFailsOnce(s3), bucket=BUCKET, migration=MIGRATION)
     assert {d: envs.old.dags[d].paused for d in recorded} == recorded
-    again = rollback(envs.new_api, envs.old_api, s3, bucket=BUCKET, migration=MIGRATION)
+    again = rollback(envs.new_api, envs.old_api, s3, bucket=BUCKET, migration=MIGRATION)  # started again
+    assert again["forced"] is False
     assert (again["paused"], again["unpaused"], again["unchanged"]) == (0, 0, 6)  # 7 recorded, the export DAG aside
     assert {d: envs.old.dags[d].paused for d in recorded} == recorded
+    history = "cutover/m1/history/20261128T150000Z/"
+    assert again["history"] == history
+    assert stored(s3, history + "pause-states.json") == record_body
+    assert stored(s3, history + "unpaused.json") == marker_body
+    with pytest.raises(RecordError, match="is missing"):
+        read_pause_states(s3, bucket=BUCKET, migration=MIGRATION)
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="cutover/m1/u").get("KeyCount") == 0
+    # The next cut-over records afresh: IfNoneMatch takes a key whose current version is a delete marker as absent.
+    envs.old.dags["a"].paused = True
+    fresh = record(envs, s3, at=T1)
+    assert fresh["created"] is True and fresh["recorded_at"] == T1
+    assert read_pause_states(s3, bucket=BUCKET, migration=MIGRATION)["dags"]["a"] is True
 
 
 def test_rollback_before_any_unpause_counts_runs_since_the_record(envs: TwoEnvironments, s3: Any) -> None:

@@ -69,8 +69,8 @@ def test_cut_over_then_roll_back_never_unpauses_a_dag_on_both(s3: Any) -> None:
     assert result["unpaused"] == 90  # the 3 in 4 that were active
     envs.new.run("etl_001", "scheduled__2", state="success", start_date="2026-11-28T17:00:00Z")
 
-    rollback(new, old, s3, bucket=BUCKET, migration=MIGRATION, force=True)
     recorded = read_pause_states(s3, bucket=BUCKET, migration=MIGRATION)["dags"]
+    rollback(new, old, s3, bucket=BUCKET, migration=MIGRATION, force=True)
     assert envs.old.states() == recorded
     assert not any(dag.paused is False for dag in envs.new.dags.values())
     assert envs.checks == old.calls + new.calls > 20

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 from pause_states import read_pause_states, record_key
 
-from tests.cutover_world import World
+from tests.cutover_world import World, definition_built
 from tests.fake_airflow import FakeRun, FakeTask
 from tests.synth_app import SynthesizedApp, resources_of_type
 
@@ -56,6 +56,10 @@ def world_for(synthesized: SynthesizedApp, s3: Any, name: str) -> World:
         target_api=target_api,
         operator_export=stacks.migration.source.kind == "self-managed",
     )
+    return populated(world)
+
+
+def populated(world: World) -> World:
     for dag_id, paused in USERS_DAGS.items():
         world.envs.add(dag_id, paused=paused)
     world.envs.old.add("mwaa_migration_export", paused=True)
@@ -216,3 +220,100 @@ def test_a_second_execution_or_an_unavailable_environment_stops_before_anything(
     status, error, _execution = world.execute({"mode": "cutover"})
     assert status == "FAILED" and error.error == "EnvironmentNotAvailableError" and "UPDATING" in error.cause
     assert world.envs.old.requests == [] and world.envs.new.requests == []
+
+
+def unpaused(env: Any) -> list[str]:
+    return sorted(dag_id for dag_id, paused in env.states().items() if not paused)
+
+
+def a_run_the_import_refuses(world: World) -> None:
+    """The archive has a run of etl_a that was still running on the old environment (a drain forced past it): the
+    import refuses it (only finished runs are imported)."""
+    world.dag_runs = [
+        {
+            "dag_id": "etl_a",
+            "run_id": "scheduled__2026-11-27T00:00:00+00:00",
+            "run_type": "scheduled",
+            "state": "running",
+            "execution_date": "2026-11-27T00:00:00+00:00",
+            "data_interval_start": "2026-11-27T00:00:00+00:00",
+            "data_interval_end": "2026-11-28T00:00:00+00:00",
+            "conf": None,
+        }
+    ]
+
+
+def test_a_cut_over_whose_import_refuses_a_run_stops_before_unpausing(synthesized: SynthesizedApp, s3: Any) -> None:
+    world = world_for(synthesized, s3, "example")
+    a_run_the_import_refuses(world)
+    status, error, execution = world.execute({"mode": "cutover"})
+    assert status == "FAILED" and error.error == "ImportRefusedError", error
+    assert "refused 1 (dag_run/etl_a/scheduled__2026-11-27T00:00:00+00:00) entries" in error.cause
+    assert "force: true" in error.cause
+    assert execution.visited[-1] == "ImportSlice" and "UnpauseNew" not in execution.visited
+    assert unpaused(world.envs.new) == []
+
+
+def test_with_force_the_cut_over_goes_on_but_keeps_the_refused_dag_paused_and_names_it(
+    synthesized: SynthesizedApp, s3: Any
+) -> None:
+    world = world_for(synthesized, s3, "example")
+    a_run_the_import_refuses(world)
+    status, output, execution = world.execute({"mode": "cutover", "force": True})
+    assert status == "SUCCEEDED", output
+    assert output["import"]["refused_count"] == 1 and "UnpauseNew" in execution.visited
+    assert unpaused(world.envs.new) == ["etl_b", "report"]  # etl_a was active on the old one, and stays paused
+    (kept,) = output["unpause"]["kept_paused"]
+    assert kept["dag_id"] == "etl_a" and kept["reason"].startswith("runs refused by the import: running on the source")
+    assert output["unpause"]["kept_paused_count"] == 1
+
+
+def test_a_second_cut_over_after_a_rollback_records_the_pause_states_afresh(
+    synthesized: SynthesizedApp, s3: Any
+) -> None:
+    world = world_for(synthesized, s3, "example")
+    status, output, _execution = world.execute({"mode": "cutover"})
+    assert status == "SUCCEEDED", output
+    first = read_pause_states(s3, bucket=BUCKET, migration="example")
+    world.now += datetime.timedelta(hours=1)
+    status, output, _execution = world.execute({"mode": "rollback", "force": True})
+    assert status == "SUCCEEDED", output
+    history = "cutover/example/history/20261128T150000Z/"  # the first record's time
+    assert output["rollback"]["history"] == history
+    kept = s3.get_object(Bucket=BUCKET, Key=history + "pause-states.json")["Body"].read()
+    assert json.loads(kept) == first
+    # A week back on the old environment: its team pauses etl_a and ships etl_d, active.
+    world.now += datetime.timedelta(days=7)
+    world.envs.old.dags["etl_a"].paused = True
+    world.envs.add("etl_d", paused=False)
+    status, output, _execution = world.execute({"mode": "cutover"})
+    assert status == "SUCCEEDED", output
+    assert output["record"]["created"] is True
+    assert read_pause_states(s3, bucket=BUCKET, migration="example")["recorded_at"] > first["recorded_at"]
+    assert unpaused(world.envs.new) == ["etl_b", "etl_d", "report"]
+    assert all(world.envs.old.states().values())
+
+
+def test_a_later_execution_on_the_operators_same_export_imports_it_again(s3: Any) -> None:
+    """An Airflow 3 target whose source the machine can't reach (no shipped migration is one): the export and its id
+    are the operator's, so two executions may name the same one; the second must import, not find the first's
+    finished cursor and import DAG run."""
+    definition, handlers = definition_built(machine_exports=False, rest_import=True)
+    world = populated(
+        World(definition, handlers, migration="ops", bucket=BUCKET, s3=s3, target_api="v2", operator_export=True)
+    )
+    world.write_export("20261128T140000Z")
+    status, output, _execution = world.execute({"mode": "rehearsal", "export_id": "20261128T140000Z"})
+    assert status == "SUCCEEDED", output
+    assert output["import"]["counts"]["variable"]["created"] == 2
+    world.entities["/variables"]["region"]["value"] = "us"  # changed on the new environment since
+    world.now += datetime.timedelta(hours=1)
+    again = {"mode": "rehearsal", "export_id": "20261128T140000Z", "on_existing": "overwrite"}
+    status, output, _execution = world.execute(again)
+    assert status == "SUCCEEDED", output
+    assert output["verify"]["ok"] and world.entities["/variables"]["region"]["value"] == "eu"
+    assert output["import"]["counts"]["variable"] == {"created": 0, "updated": 2, "skipped": 0, "refused": 0}
+    imports = [run.run_id for run in world.envs.new.runs if run.dag_id == "mwaa_migration_import"]
+    assert len(set(imports)) == 2 and all(len(f"/dags/mwaa_migration_import/dagRuns/{r}") <= 64 for r in imports)
+    cursors = s3.list_objects_v2(Bucket=BUCKET, Prefix="cutover/ops/import/20261128T140000Z/")
+    assert cursors["KeyCount"] == 2  # one per execution; each execution's slices share one

@@ -19,6 +19,7 @@ from config_translation import parse_version, translate_options
 from mwaa_limits import (
     ALLOWED_CHOICES,
     AWS_OWNED_KEY,
+    CRON_INTERVALS_OPTION,
     DEFAULT_CHOICES,
     DEFAULT_ENVIRONMENT_CLASS,
     DEFAULT_LOG_LEVEL,
@@ -35,7 +36,6 @@ from mwaa_limits import (
     MAX_TAGS,
     MAX_WEBSERVERS,
     NOT_SETTABLE,
-    CRON_INTERVALS_OPTION,
     PAUSED_OPTION,
     SECURITY_GROUP_ID_RE,
     SIZING_FIELDS,

@@ -68,6 +68,11 @@ class VerificationError(Exception):
     """The import doesn't match the archive; the report says where; `force: true` goes on."""
 
 
+class ImportRefusedError(Exception):
+    """A cut-over's import refused entities or can't guarantee some DAGs' continuity; names them; `force: true` goes
+    on (and the unpause step still keeps those DAGs paused on the new environment)."""
+
+
 def _elapsed(runtime: Runtime, since: str) -> float:
     return (runtime.now() - parse_time(since)).total_seconds()
 
@@ -142,11 +147,13 @@ def _dag_run(
     dag_id: str,
     conf: dict[str, Any],
     when_done: Callable[[], dict[str, Any]],
+    execution: str = "",
 ) -> dict[str, Any]:
     """start: trigger (or find) the run and unpause the DAG while it runs; status: pause it again once the run is
-    final. The run id is derived from the export id, so a repeated step finds its run instead of a second one."""
+    final. The run id is derived from the export id (and `execution`), so a repeated step finds its run instead of
+    a second one."""
     export_id = str(event["export_id"])
-    run_id = dag_runs.run_id_for(export_id)
+    run_id = dag_runs.run_id_for(export_id, execution)
     if event["action"] == "start":
         created = dag_runs.trigger(transport, dag_id, run_id=run_id, conf=conf)
         state = dag_runs.run_state(transport, dag_id, run_id)
@@ -229,17 +236,40 @@ def manifest_wait(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     return {"done": bool(found["present"]), **found}
 
 
-def _cursor_key(runtime: Runtime, export_id: str) -> str:
-    return f"cutover/{runtime.migration}/import/{export_id}.json"
+def _cursor_key(runtime: Runtime, export_id: str, started_at: str) -> str:
+    """Per export AND execution: where the export is the operator's, a later execution may name the same export id
+    (with other on_existing or runs_since); it imports again (the import is idempotent) instead of finding a
+    finished cursor. The slices of one execution share the key, so they resume."""
+    started = parse_time(started_at).strftime("%Y%m%dT%H%M%SZ")
+    return f"cutover/{runtime.migration}/import/{export_id}/{started}.json"
+
+
+def _held_back(result: dict[str, Any]) -> dict[str, str]:
+    """The DAGs an import result names, with why: its unguaranteed DAGs and the DAGs of its refused runs (a refused
+    run's key is `<dag id>/<run id>`, or the DAG id when none of its runs was imported; DAG ids have no `/`)."""
+    reasons: dict[str, str] = {}
+    for item in result["refused"]:
+        if item["entity"] == "dag_run":
+            dag_id = item["key"].split("/", 1)[0]
+            reasons.setdefault(dag_id, f"runs refused by the import: {item['reason']}")
+    for item in result["unguaranteed"]:
+        reasons.setdefault(item["dag_id"], f"continuity not guaranteed: {item['reason']}")
+    return reasons
+
+
+def _named(ids: list[str]) -> str:
+    """A count and the first ids: `3 (a, b, c)`."""
+    return f"{len(ids)} ({', '.join(ids[:LISTED])}{', …' if len(ids) > LISTED else ''})" if ids else "0"
 
 
 def import_slice(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     """One slice of the REST import (Airflow 3 target) until the Lambda's deadline; its cursor and tally are kept in
-    the bucket (`cutover/<migration>/import/<export id>.json`), so the state carries counts only. A slice after the
-    import finished changes nothing."""
+    the bucket (see _cursor_key), so the state carries counts only. A slice after the import finished changes
+    nothing. A finished cut-over import that refused anything, or can't guarantee a DAG, stops the cut-over
+    (ImportRefusedError) unless `force`."""
     values, export_id = event["input"], str(event["export_id"])
     s3 = runtime.s3()
-    key = _cursor_key(runtime, export_id)
+    key = _cursor_key(runtime, export_id, values["started_at"])
     kept = pause_states.read_json(s3, bucket=runtime.bucket, key=key)
     if kept is None or kept["result"]["cursor"] is not None:
         archive = S3Archive(
@@ -265,15 +295,24 @@ def import_slice(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         body = json.dumps(kept, sort_keys=True).encode("utf-8")
         s3.put_object(Bucket=runtime.bucket, Key=key, Body=body, ContentType="application/json")
     result = kept["result"]
+    refused = sorted(f"{item['entity']}/{item['key']}" for item in result["refused"])
+    unguaranteed = sorted(item["dag_id"] for item in result["unguaranteed"])
+    if result["cursor"] is None and (refused or unguaranteed) and values["mode"] == "cutover" and not values["force"]:
+        raise ImportRefusedError(
+            f"the import of export {export_id} refused {_named(refused)} entries and can't guarantee "
+            f"{_named(unguaranteed)} DAGs' continuity; s3://{runtime.bucket}/{key} has the reasons. Nothing was "
+            "unpaused. Fix and start again, or start with force: true to go on (those DAGs then stay paused on the new "
+            "environment)"
+        )
     return {
         "done": result["cursor"] is None,
         "export_id": export_id,
         "slices": kept["slices"],
         "counts": result["counts"],
         "refused_count": len(result["refused"]),
-        "refused": sorted(f"{item['entity']}/{item['key']}" for item in result["refused"])[:LISTED],
+        "refused": refused[:LISTED],
         "unguaranteed_count": len(result["unguaranteed"]),
-        "unguaranteed": sorted(item["dag_id"] for item in result["unguaranteed"])[:LISTED],
+        "unguaranteed": unguaranteed[:LISTED],
         "calls": result["calls"],
     }
 
@@ -287,7 +326,11 @@ def import_dag(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         "log_days": values["log_days"],
         "log_states": values["log_states"],
     }
-    return _dag_run(event, runtime, transport=runtime.new(), dag_id=IMPORT_DAG, conf=conf, when_done=dict)
+    # Its run is this execution's own (see _cursor_key): a later execution on the same export id imports again.
+    return _dag_run(
+        event, runtime, transport=runtime.new(), dag_id=IMPORT_DAG, conf=conf, when_done=dict,
+        execution=values["started_at"],
+    )  # fmt: skip
 
 
 def verify(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -329,14 +372,30 @@ def delete_secrets(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 
 
 def unpause(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
-    return unpausing.unpause_new(
+    """Unpauses the recorded active DAGs on the new environment, except, on an Airflow 3 target, those this
+    execution's import named (refused runs, unguaranteed): even with `force` they stay paused, named in
+    `kept_paused` with the reason, for the operator to look at."""
+    values, s3 = event["input"], runtime.s3()
+    held: dict[str, str] = {}
+    if runtime.new_api_version == "v2":
+        key = _cursor_key(runtime, str(values["export_id"]), values["started_at"])
+        kept = pause_states.read_json(s3, bucket=runtime.bucket, key=key)
+        if kept is None or kept["result"]["cursor"] is not None:
+            raise pause_states.RecordError(
+                f"s3://{runtime.bucket}/{key}: no finished import by this execution, so nothing was unpaused"
+            )
+        held = _held_back(kept["result"])
+    result = unpausing.unpause_new(
         runtime.new(),
         runtime.old(),
-        runtime.s3(),
+        s3,
         bucket=runtime.bucket,
         migration=runtime.migration,
         now=runtime.now().isoformat(),
+        exclude={*unpausing.MIGRATION_DAGS, *held},
     )
+    kept_paused = [{"dag_id": dag_id, "reason": held[dag_id]} for dag_id in sorted(held)]
+    return {**result, "kept_paused": kept_paused[:LISTED], "kept_paused_count": len(kept_paused)}
 
 
 def rollback(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:

@@ -21,9 +21,11 @@ class DagRunError(Exception):
     """The DAG run failed, timed out, or the DAG isn't on the environment; names the DAG and the run."""
 
 
-def run_id_for(export_id: str) -> str:
-    """Short and stable: `/dags/mwaa_migration_export/dagRuns/<run id>` stays within 64 characters."""
-    return RUN_ID_PREFIX + hashlib.sha256(export_id.encode("utf-8")).hexdigest()[:8]
+def run_id_for(export_id: str, execution: str = "") -> str:
+    """Short and stable: `/dags/mwaa_migration_export/dagRuns/<run id>` stays within 64 characters. `execution`
+    (an execution's start) makes the run one execution's own, where the export id may be reused across executions."""
+    key = f"{export_id}@{execution}" if execution else export_id
+    return RUN_ID_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
 
 
 def set_paused(transport: Transport, dag_id: str, *, paused: bool) -> None:

@@ -3,11 +3,14 @@ first freeze (`cutover/<migration>/pause-states.json`), and the moment the new e
 (`cutover/<migration>/unpaused.json`, the rollback's "since").
 
 Write-once with S3's conditional PutObject (`IfNoneMatch="*"`: 412 when the key exists): a restarted execution
-reads the first record instead of recording the already-frozen environment as if it were the users' choice.
+reads the first record instead of recording the already-frozen environment as if it were the users' choice. Once a
+rollback has restored the record, both move to `cutover/<migration>/history/<recorded_at>/`, so the next cut-over
+records afresh.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -134,6 +137,7 @@ def read_pause_states(s3: Any, *, bucket: str, migration: str) -> dict[str, Any]
     if record is None:
         raise RecordError(
             f"s3://{bucket}/{record_key(migration)} is missing: no cut-over recorded the old environment's pause states"
+            " since the last rollback (which moves it under history/)"
         )
     return _check_record(record, bucket=bucket, migration=migration)
 
@@ -151,3 +155,27 @@ def cutover_since(s3: Any, *, bucket: str, migration: str) -> str:
     if marker is not None and isinstance(marker.get("unpaused_at"), str):
         return str(marker["unpaused_at"])
     return str(read_pause_states(s3, bucket=bucket, migration=migration)["recorded_at"])
+
+
+def history_prefix(migration: str, recorded_at: str) -> str:
+    moment = datetime.datetime.fromisoformat(recorded_at.replace("Z", "+00:00")).astimezone(datetime.UTC)
+    return f"cutover/{migration}/history/{moment.strftime('%Y%m%dT%H%M%SZ')}/"
+
+
+def archive_records(s3: Any, *, bucket: str, migration: str, recorded_at: str) -> str:
+    """After a rollback restored the record: copies the record and the marker (when there is one) under
+    history_prefix(), then deletes them, the marker first. A rollback restarted in between finds the record still
+    there and does it all again (without the marker it counts runs since the record, which is earlier). The bucket is
+    versioned: the delete makes a delete marker the current version, and the next cut-over's write-once PutObject
+    (IfNoneMatch) takes the key as absent. Returns the history prefix."""
+    prefix = history_prefix(migration, recorded_at)
+    keys = (record_key(migration), marker_key(migration))
+    for key in keys:
+        try:
+            s3.copy_object(Bucket=bucket, Key=prefix + key.rsplit("/", 1)[1], CopySource={"Bucket": bucket, "Key": key})
+        except Exception as error:
+            if _code(error) not in _ABSENT_CODES:
+                raise
+    for key in reversed(keys):
+        s3.delete_object(Bucket=bucket, Key=key)
+    return prefix

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow_api import Transport
 from dag_pausing import batch_list, list_dags, listed, pause_all, set_paused
-from pause_states import cutover_since, read_pause_states
+from pause_states import archive_records, cutover_since, read_pause_states
 from unpause import MIGRATION_DAGS, InvariantError, unpaused_on
 
 FINAL_RUN_STATES = frozenset({"success", "failed"})
@@ -71,10 +71,12 @@ def rollback(
        runs when there are any and `force` is off;
     3. checks again that every DAG about to be unpaused on OLD is paused or absent on NEW (InvariantError);
     4. sets each recorded DAG on OLD back to its recorded state (paused ones stay or become paused, active ones are
-       unpaused), except `exclude`. DAGs the record has but OLD no longer has are reported by name.
+       unpaused), except `exclude`. DAGs the record has but OLD no longer has are reported by name;
+    5. moves the record and the marker to history (pause_states.archive_records) unless a DAG was unreachable.
 
     Returns {"new": {dags, patched}, "runs_since": rollback_check result, "forced", "unpaused", "paused",
-    "unchanged", "absent": [ids], "absent_count", "unreachable": [ids], "unreachable_count"}."""
+    "unchanged", "absent": [ids], "absent_count", "unreachable": [ids], "unreachable_count", "history": prefix or
+    None}."""
     record = read_pause_states(s3, bucket=bucket, migration=migration)
     paused_new = pause_all(new)
     check = rollback_check(new, since=cutover_since(s3, bucket=bucket, migration=migration), exclude=exclude,
@@ -102,6 +104,11 @@ def rollback(
     paused = set_paused(old, to_pause, paused=True, tolerate={d for d, p in recorded.items() if p})
     unpaused = set_paused(old, to_unpause, paused=False, tolerate=set(to_unpause))
     missing = absent + paused["absent"] + unpaused["absent"]
+    unreachable = paused["unreachable_count"] + unpaused["unreachable_count"]
+    # Restored: the record and the marker go to history, so the next cut-over records afresh. Not while a DAG was
+    # unreachable: starting the rollback again needs the record to finish.
+    history = None if unreachable else archive_records(s3, bucket=bucket, migration=migration,
+                                                       recorded_at=record["recorded_at"])  # fmt: skip
     return {
         "new": {"dags": paused_new["dags"], "patched": paused_new["patched"]},
         "runs_since": check,
@@ -112,5 +119,6 @@ def rollback(
         "absent": listed(missing),
         "absent_count": len(absent) + paused["absent_count"] + unpaused["absent_count"],
         "unreachable": listed(paused["unreachable"] + unpaused["unreachable"]),
-        "unreachable_count": paused["unreachable_count"] + unpaused["unreachable_count"],
+        "unreachable_count": unreachable,
+        "history": history,
     }

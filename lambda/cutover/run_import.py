@@ -250,6 +250,7 @@ class RunImporter:
                 return
             else:
                 outcome = "updated"
+        ours = posted or current.get("note") == NOTE_PREFIX + run.run_id
         try:
             if current.get("state") != run.state:
                 current = self._set_state(run, new_id)
@@ -259,7 +260,8 @@ class RunImporter:
                 # Converted by an import that stopped before completing its backfill.
                 self._cancel_open_backfills(run)
         except ApiError as error:
-            self.tally.refuse("dag_run", run.key, f"HTTP {error.status} on {error.method} {error.path}: {error.detail}")
+            reason = f"HTTP {error.status} on {error.method} {error.path}: {error.detail}"
+            self.tally.refuse("dag_run", run.key, reason + (self._withdraw(run, new_id) if ours else ""))
             return
         self._record(run, new_id)
         self.tally.count("dag_run", outcome)
@@ -278,18 +280,43 @@ class RunImporter:
     def _record(self, run: SourceRun, new_id: str) -> None:
         self.run_ids.setdefault(run.dag_id, {})[run.run_id] = new_id
 
-    def _set_state(self, run: SourceRun, new_id: str) -> dict[str, Any]:
-        path = run_path(run.dag_id, new_id)
+    def _set_state(self, run: SourceRun, new_id: str, state: str | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = self._once_visible(
+            "PATCH", run_path(run.dag_id, new_id), {"state": state or run.state}
+        )
+        return answer
+
+    def _once_visible(self, method: str, path: str, body: Any = None) -> Any:
         for attempt in range(VISIBILITY_TRIES):
             try:
-                answer: dict[str, Any] = self._call("PATCH", path, body={"state": run.state})
-                return answer
+                return self._call(method, path, body=body)
             except ApiError as error:
                 # 404 right after the POST: the api-server commits after it has answered (see _visible).
                 if error.status != 404 or attempt == VISIBILITY_TRIES - 1:
                     raise
                 self.sleep(_delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _withdraw(self, run: SourceRun, new_id: str) -> str:
+        """A run this import wrote but couldn't finish may be queued (a POST creates it queued, a backfill's clear
+        queues it again), and a queued run starts as soon as its DAG is unpaused (3.0.6 DagRun.
+        get_queued_dag_runs_to_set_running only joins `is_paused == false`). So it is deleted (DELETE
+        /dags/{dag_id}/dagRuns/{run_id}, routes/public/dag_run.py), else marked failed; it stays refused either way.
+        Returns what became of it, for the refusal's reason."""
+        path = run_path(run.dag_id, new_id)
+        try:
+            self._once_visible("DELETE", path)
+            return "; the run was deleted on the target"
+        except ApiError:
+            pass
+        try:
+            self._set_state(run, new_id, state="failed")
+            return "; deleting the run failed, it was marked failed on the target"
+        except ApiError as error:
+            return (
+                f"; deleting the run and marking it failed failed too (HTTP {error.status}): it may be queued on "
+                f"the target, delete run {new_id} there before unpausing {run.dag_id}"
+            )
 
     def _visible(self, run: SourceRun, new_id: str, check: Callable[[dict[str, Any]], bool]) -> bool:
         """Wait until a GET shows what the previous call wrote. Airflow 3's api-server commits a request's session
