@@ -1,9 +1,9 @@
 """A real Airflow 3.0.6 for the import tests: `airflow api-server` and `airflow dag-processor` for the session, the
-scheduler only while a test asks for it.
+scheduler only while a test asks for it (the `airflow3` fixture, tests/airflow_fixtures.py).
 
-Its database is SQLite: on PostgreSQL, Airflow 3 builds an asyncpg engine at startup (derived from the sync URL, not
-configurable), and asyncpg is not in the pinned 3.0.6 virtualenv. The importer only talks to the REST API, so the
-target's dialect doesn't change what is tested; the scheduler's logic is the same on both.
+Its database is PostgreSQL, as on MWAA: a database of its own in the session's cluster (tests/pg_cluster.py). Airflow
+3 builds an asyncpg engine from the sync URL at startup (settings.py, `_get_async_conn_uri_from_sync`), which is why
+asyncpg is pinned in tests/airflow/requirements-3.0.6.txt.
 
 Code that reads the target back through Airflow's own models runs in the 3.0.6 virtualenv (`server.python(...)`).
 Every process is started in its own process group and stopped with it, so nothing outlives the session.
@@ -20,19 +20,23 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-import pytest
+from airflow_api import ApiError, UrlTransport  # lambda/cutover, on sys.path from tests/conftest.py
 
-from tests.import_source import SourceArchive
+from tests.import_source import DAILY, LONG, MANUAL, MISSING, SourceArchive
 from tests.pg_cluster import free_port
-from tests.test_export_metadata import REPO_ROOT
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 TARGET_VERSION = "3.0.6"
 VENV_BIN = REPO_ROOT / f".venv-airflow-{TARGET_VERSION}" / "bin"
 STARTUP_SECONDS = 180.0
+# The source's DAGs, whose runs an import writes.
+SOURCE_DAGS = [DAILY, MANUAL, MISSING, LONG]
 
 DAG_FILE = """from __future__ import annotations
 
@@ -43,6 +47,46 @@ from airflow.sdk import DAG
 
 with DAG({dag_id!r}, start_date=datetime.datetime.fromisoformat({start!r}), schedule={schedule!r}, catchup={catchup!r}):
     EmptyOperator(task_id="work")
+"""
+
+
+# The target's entities, and the runs of the DAGs named in argv[1], through Airflow's models; RESET empties what an
+# import writes. Dates may be None: Airflow 3 triggers a run without a logical date.
+READ_BACK = """
+import json, sys
+from airflow.models import Connection, DagRun, Pool, Variable
+from airflow.utils.session import create_session
+iso = lambda moment: moment.isoformat() if moment else None
+with create_session() as s:
+    variables = {v.key: {"val": v.val, "description": v.description} for v in s.query(Variable)}
+    connections = {
+        c.conn_id: {f: getattr(c, f) for f in
+                    ("conn_type", "host", "login", "password", "schema", "port", "extra", "description")}
+        for c in s.query(Connection)
+    }
+    pools = {p.pool: {"slots": p.slots, "description": p.description, "include_deferred": p.include_deferred}
+             for p in s.query(Pool)}
+    runs = sorted(
+        ({"dag_id": r.dag_id, "run_id": r.run_id, "run_type": r.run_type, "state": r.state,
+          "logical_date": iso(r.logical_date), "data_interval_start": iso(r.data_interval_start),
+          "data_interval_end": iso(r.data_interval_end), "conf": r.conf, "note": r.note}
+         for r in s.query(DagRun).filter(DagRun.dag_id.in_(json.loads(sys.argv[1])))),
+        key=lambda r: (r["dag_id"], r["logical_date"] or "", r["run_id"]),
+    )
+print(json.dumps({"variables": variables, "connections": connections, "pools": pools, "runs": runs}))
+"""
+
+RESET = """
+from sqlalchemy import delete
+from airflow.models import Connection, DagRun, Pool, Variable
+from airflow.models.backfill import Backfill, BackfillDagRun
+from airflow.utils.session import create_session
+with create_session() as s:
+    for model in (BackfillDagRun, DagRun, Backfill, Variable, Connection):
+        s.execute(delete(model))
+    s.execute(delete(Pool).where(Pool.pool != "default_pool"))
+    s.query(Pool).filter(Pool.pool == "default_pool").update({"slots": 128, "description": "Default pool"})
+print("{}")
 """
 
 
@@ -196,6 +240,43 @@ class Airflow3Server:
         (self.dags / f"{dag_id}.py").write_text(text)
 
 
+class CountingTransport:
+    """A UrlTransport that also counts its calls per entity (by route), and the HTTP errors it saw, for the
+    benchmark figures and the retry evidence."""
+
+    def __init__(self, inner: UrlTransport) -> None:
+        self.inner = inner
+        self.api_version = inner.api_version
+        self.description = inner.description
+        self.by_route: Counter[str] = Counter()
+        self.errors: Counter[tuple[str, str, int]] = Counter()
+        self.calls = 0
+
+    def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None) -> Any:
+        before = self.inner.calls
+        try:
+            return self.inner.request(method, path, query=query, body=body)
+        except ApiError as error:
+            self.errors[(method, path.split("/")[1], error.status)] += 1
+            raise
+        finally:
+            route = path.split("/")[1]
+            kind = {"variables": "variable", "pools": "pool", "connections": "connection"}.get(route, "dag_run")
+            self.by_route[kind] += self.inner.calls - before
+            self.calls = self.inner.calls
+
+
+def transport(server: Airflow3Server) -> CountingTransport:
+    return CountingTransport(UrlTransport(base_url=server.base_url, api_version="v2", token=server.token()))
+
+
+def read_back(server: Airflow3Server) -> dict[str, Any]:
+    """The target's entities and the runs of the source's DAGs, through Airflow's models (runs of DAGs other tests
+    write, and of the daily DAG's twin, left out)."""
+    result: dict[str, Any] = server.python(READ_BACK, json.dumps(SOURCE_DAGS))
+    return result
+
+
 def serve(server: Airflow3Server, source: SourceArchive, on_target: list[str]) -> None:
     for dag in source.spec["dags"]:
         if dag["dag_id"] in on_target:
@@ -209,18 +290,3 @@ def serve(server: Airflow3Server, source: SourceArchive, on_target: list[str]) -
         return {row["dag_id"] for row in rows} >= set(on_target)
 
     server.wait_for("the DAG files parsed", parsed, timeout=STARTUP_SECONDS)
-
-
-@pytest.fixture(scope="session")
-def airflow3(source_archive: SourceArchive, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow3Server]:
-    from tests.import_source import DAILY, LONG, MANUAL, NAIVE
-
-    home = tmp_path_factory.mktemp("airflow3")
-    server = Airflow3Server(home=home, database_url=f"sqlite:///{home / 'airflow.db'}")
-    try:
-        # On the target only: the daily DAG's twin, for the test that shows what the backfill API alone does.
-        server.write_dag(dag_id=NAIVE, schedule="@daily", start=source_archive.dag(DAILY)["start_date"])
-        serve(server, source_archive, [DAILY, MANUAL, LONG, NAIVE])
-        yield server
-    finally:
-        server.stop_all()

@@ -53,3 +53,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     compileall.compile_dir(CUTOVER_DIR, quiet=1)
     compileall.compile_dir(EXAMPLE_WORKFLOWS / "dags", quiet=1)
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+# The real-Airflow session fixtures (one PostgreSQL cluster, the seeded sources, the Airflow 3 target), registered
+# once here so each is built once per session, not once per test module that imports it.
+pytest_plugins = ["tests.airflow_fixtures"]

@@ -1,5 +1,6 @@
 """The import tests' source: a real Airflow 2.10.3 metadata database on PostgreSQL, seeded through Airflow's models
-(tests/import_source_harness.py) and exported by the real export into an archive folder.
+(tests/import_source_harness.py) and exported by the real export into an archive folder (the `source_archive`
+fixture, tests/airflow_fixtures.py). This module holds what it seeds and the names the tests refer to.
 
 Dates are relative to the day the session starts (UTC midnight), because the target's backfill API refuses future
 dates and the scheduler compares with the real clock: the daily DAG's last source interval ends yesterday, so on the
@@ -10,15 +11,10 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-from tests.pg_cluster import Cluster
-from tests.test_export_metadata import REPO_ROOT, AirflowEnv
 
 UTC = datetime.UTC
 SOURCE_VERSION = "2.10.3"
@@ -41,6 +37,17 @@ class SourceArchive:
 
     def dag(self, dag_id: str) -> dict[str, Any]:
         return next(dag for dag in self.spec["dags"] if dag["dag_id"] == dag_id)
+
+    def now(self) -> datetime.datetime:
+        """The import window's "now": the day's start plus a fixed 12 hours, so which runs fall in it doesn't depend
+        on the clock."""
+        return self.today + datetime.timedelta(hours=12)
+
+    def copy(self, root: Path) -> Path:
+        """A copy of the archive under `root`: an import writes run-ids.json into it."""
+        target = root / "archive"
+        shutil.copytree(self.path, target)
+        return target
 
 
 def _run(
@@ -128,48 +135,3 @@ def build_spec(today: datetime.datetime) -> dict[str, Any]:
             },
         ],
     }
-
-
-@pytest.fixture(scope="session")
-def import_postgres() -> Iterator[Cluster]:
-    cluster = Cluster()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture(scope="session")
-def source_archive(import_postgres: Cluster, tmp_path_factory: pytest.TempPathFactory) -> SourceArchive:
-    root = tmp_path_factory.mktemp("import-source")
-    today = datetime.datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    spec = build_spec(today)
-    spec_path = root / "spec.json"
-    spec_path.write_text(json.dumps(spec))
-    env = AirflowEnv(SOURCE_VERSION, import_postgres.create_database("import_source"), root / "home", _fernet_key())
-    env.migrate()
-    out = root / "archive"
-    done = env.run(str(env.python), str(HARNESS), "seed-and-export", "--spec", str(spec_path), "--out", str(out))
-    result = json.loads(done.stdout.strip().splitlines()[-1])["result"]
-    return SourceArchive(path=out, spec=spec, manifest=result["manifest"], today=today)
-
-
-def _fernet_key() -> str:
-    import base64
-    import os
-
-    return base64.urlsafe_b64encode(os.urandom(32)).decode()
-
-
-__all__ = [
-    "DAILY",
-    "LONG",
-    "MANUAL",
-    "MISSING",
-    "NAIVE",
-    "REPO_ROOT",
-    "SourceArchive",
-    "import_postgres",
-    "source_archive",
-]

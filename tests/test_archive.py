@@ -37,16 +37,8 @@ from archive import (  # noqa: E402
 )
 
 from tests import airflow_harness as harness  # noqa: E402
-
-# The export tests' session fixtures, shared rather than copied (one seeded SQLite database per session).
-from tests.test_export_metadata import (  # noqa: E402, F401
-    COMPARED_TABLES,
-    AirflowEnv,
-    as_utc,
-    decoded,
-    fernet_key,
-    sqlite_seeded,
-)
+from tests.airflow_fixtures import AirflowEnv  # noqa: E402
+from tests.test_export_metadata import COMPARED_TABLES, as_utc, decoded  # noqa: E402
 
 BUCKET = "mwaa-migration-m1-123456789012-us-east-1"
 EXPORT_PREFIX = "exports/m1/20260301T000000Z/"
@@ -60,7 +52,7 @@ class Exported:
 
 
 @pytest.fixture(scope="module")
-def exported(sqlite_seeded: AirflowEnv, tmp_path_factory: pytest.TempPathFactory) -> Exported:  # noqa: F811
+def exported(sqlite_seeded: AirflowEnv, tmp_path_factory: pytest.TempPathFactory) -> Exported:
     root = tmp_path_factory.mktemp("archive") / "export"
     manifest = sqlite_seeded.harness("export", "--out", str(root))["manifest"]
     dump = sqlite_seeded.harness("dump", "--tables", ",".join(COMPARED_TABLES))

@@ -9,15 +9,12 @@ from __future__ import annotations
 import ast
 import base64
 import gzip
-import hashlib
 import json
-import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,14 +22,10 @@ from typing import Any
 import pytest
 
 from tests import airflow_harness as harness
+from tests.airflow_fixtures import AIRFLOW_VERSIONS, REPO_ROOT, AirflowEnv, check_parts, migrated_env, read_jsonl
 from tests.pg_cluster import Cluster
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPORT_FILE = REPO_ROOT / "migration_dags" / "export_metadata.py"
-HARNESS = Path(harness.__file__).resolve()
-# The newest 2.x MWAA offers, and the oldest 2.x tested: 2.0.2 to 2.2.5 also install on Python 3.11 (with the same
-# pendulum and Flask-Session pins) but the seed uses mapped tasks (2.3+); 2.4.3 is the oldest verified end to end.
-AIRFLOW_VERSIONS = ["2.10.3", "2.4.3"]
 HISTORY_TABLES = ["task_fail", "task_instance_history"]
 COMPARED_TABLES = [
     "variable",
@@ -47,105 +40,11 @@ COMPARED_TABLES = [
 ]
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines]
-
-
-class AirflowEnv:
-    """One Airflow version's virtualenv, pointed at one database."""
-
-    def __init__(self, version: str, url: str, home: Path, fernet_key: str) -> None:
-        self.version = version
-        self.python = REPO_ROOT / f".venv-airflow-{version}" / "bin" / "python"
-        if not self.python.exists():
-            raise RuntimeError(f"{self.python} is missing: run `make airflow-envs`")
-        home.mkdir(parents=True, exist_ok=True)
-        self.env = {
-            "PATH": f"{self.python.parent}:{os.environ['PATH']}",
-            "HOME": str(home),
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
-            # Before 2.3 the option lived in [core].
-            "AIRFLOW__CORE__SQL_ALCHEMY_CONN": url,
-            "AIRFLOW__CORE__FERNET_KEY": fernet_key,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "PYTHONWARNINGS": "ignore",
-        }
-
-    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(  # noqa: S603
-            [*command], env=self.env, capture_output=True, text=True, check=False, cwd=REPO_ROOT, timeout=600
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(f"{command} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        return done
-
-    def migrate(self) -> None:
-        airflow = str(self.python.parent / "airflow")
-        # `db migrate` since 2.7; `db upgrade` before.
-        help_text = self.run(airflow, "db", "--help").stdout
-        self.run(airflow, "db", "migrate" if re.search(r"^\s+migrate\s", help_text, re.M) else "upgrade")
-
-    def harness(self, *args: str) -> Any:
-        done = self.run(str(self.python), str(HARNESS), *args)
-        # Airflow may log to stdout; the harness's answer is the last line.
-        return json.loads(done.stdout.strip().splitlines()[-1])["result"]
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Cluster]:
-    cluster = Cluster()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture(scope="session")
-def fernet_key() -> str:
-    return base64.urlsafe_b64encode(os.urandom(32)).decode()
-
-
-def _env(cluster: Cluster, version: str, name: str, root: Path, key: str) -> AirflowEnv:
-    database = re.sub(r"\W", "_", f"{name}_{version}")
-    env = AirflowEnv(version, cluster.create_database(database), root / database, key)
-    env.migrate()
-    return env
-
-
-@pytest.fixture(scope="session", params=AIRFLOW_VERSIONS)
-def seeded(
-    request: pytest.FixtureRequest, postgres: Cluster, fernet_key: str, tmp_path_factory: pytest.TempPathFactory
-) -> AirflowEnv:
-    env = _env(postgres, request.param, "seeded", tmp_path_factory.mktemp("airflow"), fernet_key)
-    env.harness("seed")
-    return env
-
-
 @pytest.fixture(scope="session", params=AIRFLOW_VERSIONS)
 def empty(
     request: pytest.FixtureRequest, postgres: Cluster, fernet_key: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AirflowEnv:
-    return _env(postgres, request.param, "empty", tmp_path_factory.mktemp("airflow"), fernet_key)
-
-
-def check_parts(root: Path, manifest: dict[str, Any]) -> None:
-    """Every part the manifest lists is there, with its size, checksum and row count."""
-    for section in ("tables", "secrets"):
-        for table, entry in manifest[section].items():
-            assert entry["parts"], table
-            assert entry["rows"] == sum(part["rows"] for part in entry["parts"])
-            for part in entry["parts"]:
-                data = (root / part["key"]).read_bytes()
-                assert len(data) == part["bytes"], part["key"]
-                assert hashlib.sha256(data).hexdigest() == part["sha256"], part["key"]
-                assert len(read_jsonl(root / part["key"])) == part["rows"], part["key"]
-    listed = {part["key"] for s in ("tables", "secrets") for e in manifest[s].values() for part in e["parts"]}
-    written = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
-    assert written == listed | {"manifest.json"}
+    return migrated_env(postgres, request.param, "empty", tmp_path_factory.mktemp("airflow"), fernet_key)
 
 
 def table_rows(root: Path, manifest: dict[str, Any], table: str) -> list[dict[str, Any]]:
@@ -310,15 +209,6 @@ def test_script_mode(seeded: AirflowEnv, tmp_path: Path) -> None:
 def test_helper_python_is_not_the_test_python() -> None:
     # The harness runs in Airflow's virtualenvs, never in this one (which has no Airflow).
     assert shutil.which("airflow", path=str(Path(sys.executable).parent)) is None
-
-
-@pytest.fixture(scope="session")
-def sqlite_seeded(fernet_key: str, tmp_path_factory: pytest.TempPathFactory) -> AirflowEnv:
-    root = tmp_path_factory.mktemp("sqlite")
-    env = AirflowEnv("2.10.3", f"sqlite:///{root / 'airflow.db'}", root / "home", fernet_key)
-    env.migrate()
-    env.harness("seed")
-    return env
 
 
 def test_sqlite_gives_the_same_archive(sqlite_seeded: AirflowEnv, tmp_path: Path) -> None:

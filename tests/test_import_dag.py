@@ -5,22 +5,19 @@ Airflow's own models (tests/import_dag_harness.py, run in the Airflow virtualenv
 from __future__ import annotations
 
 import ast
-import base64
 import gzip
 import hashlib
 import json
-import os
 import runpy
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import airflow_harness as seed
+from tests.airflow_fixtures import AirflowEnv, check_parts, migrated_env, new_fernet_key
 from tests.pg_cluster import Cluster
-from tests.test_export_metadata import AirflowEnv, _env, check_parts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IMPORT_FILE = REPO_ROOT / "migration_dags" / "import_metadata.py"
@@ -38,20 +35,6 @@ def harness(env: AirflowEnv, *args: str) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])["result"]
 
 
-def new_key() -> str:
-    return base64.urlsafe_b64encode(os.urandom(32)).decode()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    pg = Cluster()
-    pg.start()
-    try:
-        yield pg
-    finally:
-        pg.stop()
-
-
 class Source:
     def __init__(self, env: AirflowEnv, archive: Path) -> None:
         self.env = env
@@ -62,7 +45,7 @@ class Source:
 
 
 def exported(cluster: Cluster, version: str, root: Path) -> Source:
-    env = _env(cluster, version, "import_source", root, new_key())
+    env = migrated_env(cluster, version, "import_source", root, new_fernet_key())
     env.harness("seed")
     archive = root / "archive"
     env.harness("export", "--out", str(archive))
@@ -70,8 +53,8 @@ def exported(cluster: Cluster, version: str, root: Path) -> Source:
 
 
 @pytest.fixture(scope="module")
-def source(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Source:
-    return exported(cluster, "2.10.3", tmp_path_factory.mktemp("source"))
+def source(postgres: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Source:
+    return exported(postgres, "2.10.3", tmp_path_factory.mktemp("source"))
 
 
 @pytest.fixture
@@ -83,9 +66,9 @@ def archive(source: Source, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def target(cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> AirflowEnv:
+def target(postgres: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> AirflowEnv:
     """A fresh Airflow 2.11.2 database with its own Fernet key."""
-    return _env(cluster, TARGET, "target_" + request.node.name[-40:], tmp_path / "target", new_key())
+    return migrated_env(postgres, TARGET, "target_" + request.node.name[-40:], tmp_path / "target", new_fernet_key())
 
 
 def run_import(env: AirflowEnv, archive: Path, on_existing: str = "overwrite", batch: int = 1000) -> Any:
@@ -310,7 +293,7 @@ def test_dag_file_loads_in_airflow_2_11_and_its_tasks_run(source: Source, target
 
 def test_sqlite_target_reads_back_the_same(source: Source, archive: Path, tmp_path: Path) -> None:
     # Dialect independence: the same archive into Airflow 2.11 on SQLite.
-    env = AirflowEnv(TARGET, f"sqlite:///{tmp_path / 'airflow.db'}", tmp_path / "home", new_key())
+    env = AirflowEnv(TARGET, f"sqlite:///{tmp_path / 'airflow.db'}", tmp_path / "home", new_fernet_key())
     env.migrate()
     first = run_import(env, archive)
     assert first["refused"] == []
@@ -320,10 +303,10 @@ def test_sqlite_target_reads_back_the_same(source: Source, archive: Path, tmp_pa
 
 
 def test_an_older_source_maps_by_column_name(
-    cluster: Cluster, target: AirflowEnv, tmp_path_factory: pytest.TempPathFactory
+    postgres: Cluster, target: AirflowEnv, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # Airflow 2.4.3's tables lack columns 2.11 has (and it has no task_instance_history): defaults fill them in.
-    old = exported(cluster, "2.4.3", tmp_path_factory.mktemp("source243"))
+    old = exported(postgres, "2.4.3", tmp_path_factory.mktemp("source243"))
     check_parts(old.archive, old.manifest)
     summary = run_import(target, old.archive)
     assert summary["refused"] == []
@@ -343,7 +326,7 @@ def test_an_older_source_maps_by_column_name(
 
 def test_on_an_airflow_3_target_the_import_task_leaves_the_job_to_the_rest_importer(tmp_path: Path) -> None:
     # The DAG is deployed on every target (its log copy runs everywhere): it must load in Airflow 3 too.
-    env = AirflowEnv("3.0.6", f"sqlite:///{tmp_path / 'airflow.db'}", tmp_path / "home", new_key())
+    env = AirflowEnv("3.0.6", f"sqlite:///{tmp_path / 'airflow.db'}", tmp_path / "home", new_fernet_key())
     result = harness(env, "dag3")
     assert result["import_errors"] == {}
     assert result["task_ids"] == ["copy_task_logs", "import_metadata"]
