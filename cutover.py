@@ -88,6 +88,8 @@ def _run_import_dag(target: cutover_setup.Target, conf: dict[str, Any], progress
 
 
 def command_import(args: argparse.Namespace, migration: MigrationConfig, progress: Progress) -> int:
+    # Checked before anything is read or called: a typo must not cost a connection attempt's retries.
+    runs_since = cutover_setup.parse_day(args.runs_since, "--runs-since") if args.runs_since else None
     session = _session()
     source = cutover_setup.open_archive(migration, args.archive, session=session)
     manifest = archive.read_manifest(source)
@@ -99,7 +101,6 @@ def command_import(args: argparse.Namespace, migration: MigrationConfig, progres
     failed = False
     if target.api_version == "v2":
         now = datetime.datetime.now(datetime.UTC)
-        runs_since = cutover_setup.parse_day(args.runs_since, "--runs-since") if args.runs_since else None
         options = rest_import.ImportOptions(on_existing=args.on_existing, runs_since=runs_since, now=now)
         result = rest_import.import_archive(
             transport=target.transport, archive=source, options=options, progress=progress.update
@@ -241,8 +242,13 @@ def main(argv: list[str] | None = None) -> int:
             "status": command_status,
         }
         return commands_by_name[args.command](args, migration, progress)
+    except MigrationFileError as error:
+        progress.close()
+        # One problem (an unknown name, a missing file) on one line; a file's several problems one per line.
+        text = f"{error.path}: {error.problems[0]}" if len(error.problems) == 1 else str(error)
+        print(f"error: {text}", file=sys.stderr)
+        return 2
     except (
-        MigrationFileError,
         cutover_setup.SetupError,
         archive.ArchiveError,
         cutover_input.InputError,

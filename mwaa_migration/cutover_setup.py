@@ -76,6 +76,13 @@ def target(migration: MigrationConfig, *, environment: str | None, airflow_url: 
             credentials = airflow_api.credentials_from_environment(os.environ)
         except ValueError as error:
             raise SetupError(str(error)) from None
+        if credentials["token"] is None and credentials["user"] is None:
+            # Refused here rather than sent without: an api-server that lets anonymous calls through (Airflow 3's
+            # simple auth manager with all_admins) would otherwise be imported into without anyone saying who.
+            raise SetupError(
+                "--airflow-url needs credentials from the environment: set AIRFLOW_API_TOKEN, or AIRFLOW_API_USER "
+                "and AIRFLOW_API_PASSWORD (no flag carries them)"
+            )
         url = airflow_api.UrlTransport(
             base_url=airflow_url,
             token=credentials["token"],
