@@ -3,7 +3,7 @@
 REST API) shows up by name under `missing` or `different`, and no value ever appears in the report.
 
 The target is shared by the session's modules: every break is undone in a `finally`, and what this module's import
-added is removed at its end (`restored`), so test_rest_import's counts don't depend on whether this ran first.
+added is removed at its end (`restored`), so the REST-import tests' counts don't depend on whether this ran first.
 """
 
 from __future__ import annotations
