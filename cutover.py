@@ -60,8 +60,10 @@ def _session() -> Any:
 
 
 def _migration(selector: str) -> MigrationConfig:
-    (path,) = resolve_migration_paths(selector)
-    return load_migration(path)
+    paths = resolve_migration_paths(selector)
+    if len(paths) != 1:
+        raise cutover_setup.SetupError(f"--migration {selector}: name one migration (a cut-over is one at a time)")
+    return load_migration(paths[0])
 
 
 def _import_dag_conf(args: argparse.Namespace, export_id: str, *, metadata: bool) -> dict[str, Any]:
@@ -234,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     progress = Progress()
     try:
+        if getattr(args, "airflow_url", None):
+            cutover_setup.check_url(args.airflow_url)
         migration = _migration(args.migration)
         commands_by_name = {
             "import": command_import,

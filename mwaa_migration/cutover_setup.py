@@ -70,6 +70,11 @@ def open_archive(migration: MigrationConfig, location: str | None, *, session: A
     return archive.open_archive(f"s3://{bucket}/exports/{migration.name}/{export_id}/", s3_client=s3)
 
 
+def check_url(airflow_url: str) -> None:
+    if not airflow_url.startswith(("http://", "https://")):
+        raise SetupError(f"--airflow-url {airflow_url}: must start with http:// or https://")
+
+
 def target(migration: MigrationConfig, *, environment: str | None, airflow_url: str | None, session: Any) -> Target:
     if airflow_url is not None:
         try:
@@ -83,6 +88,7 @@ def target(migration: MigrationConfig, *, environment: str | None, airflow_url: 
                 "--airflow-url needs credentials from the environment: set AIRFLOW_API_TOKEN, or AIRFLOW_API_USER "
                 "and AIRFLOW_API_PASSWORD (no flag carries them)"
             )
+        check_url(airflow_url)
         url = airflow_api.UrlTransport(
             base_url=airflow_url,
             token=credentials["token"],

@@ -208,6 +208,12 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     # An archive folder without a manifest: an incomplete export is never imported.
     line = one_line_error(cli("verify", "--migration", "example", *dead, cwd=tmp_path, env=token), 2)
     assert "manifest.json" in line
+    # A cut-over is of one migration; a URL that isn't HTTP is refused before anything is read.
+    line = one_line_error(cli("verify", "--migration", "all", *dead, cwd=tmp_path, env=token), 2)
+    assert line == "error: --migration all: name one migration (a cut-over is one at a time)"
+    ftp = ("--airflow-url", "ftp://127.0.0.1", "--archive", str(tmp_path))
+    line = one_line_error(cli("verify", "--migration", "example", *ftp, cwd=tmp_path, env=token), 2)
+    assert line == "error: --airflow-url ftp://127.0.0.1: must start with http:// or https://"
 
 
 def test_no_credentials_is_a_clear_error(tmp_path: Path, clean_archive: Path, target: Airflow3Server) -> None:
