@@ -9,11 +9,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from archive import ArchiveError
 from export_files import delete_secrets, export_prefix, new_export_id, wait_for_manifest
-from moto import mock_aws
+
+from tests.moto_bucket import versioned_bucket
 
 BUCKET = "mwaa-migration-m1-123456789012-us-east-1"
 EXPORT_ID = "20261128T151500Z-cutover"
@@ -22,10 +22,7 @@ PREFIX = export_prefix("m1", EXPORT_ID)
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    with versioned_bucket(BUCKET) as client:
         yield client
 
 

@@ -11,11 +11,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from dag_pausing import PauseError, list_dags, pause_all, set_paused
 from freeze import EXPORT_DAG, drain_status, drain_verdict, freeze, refusal
-from moto import mock_aws
 from pause_states import (
     RecordError,
     cutover_since,
@@ -29,6 +27,7 @@ from rollback import RollbackRefusedError, rollback, rollback_check
 from unpause import InvariantError, unpause_new
 
 from tests.fake_airflow import FakeAirflow, FakeRun, FakeTask, FakeTransport, TwoEnvironments, ilike, mwaa_transport
+from tests.moto_bucket import versioned_bucket
 
 BUCKET = "mwaa-migration-m1-123456789012-us-east-1"
 MIGRATION = "m1"
@@ -39,11 +38,7 @@ T1 = "2026-11-28T16:00:00+00:00"
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        # Versioned, as the migration bucket is: a delete leaves a delete marker as the current version.
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    with versioned_bucket(BUCKET) as client:
         yield client
 
 

@@ -9,13 +9,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from pause_states import read_pause_states, record_key
 
 from tests.cutover_world import World, definition_built
 from tests.fake_airflow import FakeRun, FakeTask
+from tests.moto_bucket import versioned_bucket
 from tests.synth_app import SynthesizedApp, resources_of_type
 
 BUCKET = "mwaa-migration-bucket"
@@ -36,10 +35,7 @@ def definition_of(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, s
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    with versioned_bucket(BUCKET) as client:
         yield client
 
 
