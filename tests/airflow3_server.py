@@ -44,8 +44,9 @@ import datetime
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
+from airflow.timetables.trigger import CronTriggerTimetable
 
-with DAG({dag_id!r}, start_date=datetime.datetime.fromisoformat({start!r}), schedule={schedule!r}, catchup={catchup!r}):
+with DAG({dag_id!r}, start_date=datetime.datetime.fromisoformat({start!r}), schedule={schedule}, catchup={catchup!r}):
     EmptyOperator(task_id="work")
 """
 
@@ -115,6 +116,10 @@ class Airflow3Server:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            # As the app deploys it: the clone sets [scheduler] create_cron_data_intervals = True on every 2 -> 3
+            # migration (lambda/clone_settings/clone_rules.py, CRON_INTERVALS_OPTION), so a cron `schedule` is a
+            # CronDataIntervalTimetable here too. A DAG file can still name CronTriggerTimetable (`write_dag`).
+            "AIRFLOW__SCHEDULER__CREATE_CRON_DATA_INTERVALS": "True",
             "PYTHONWARNINGS": "ignore",
         }
         self._processes: dict[str, tuple[subprocess.Popen[bytes], IO[bytes]]] = {}
@@ -235,8 +240,16 @@ class Airflow3Server:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(interval)
 
-    def write_dag(self, *, dag_id: str, schedule: str | None, start: str) -> None:
-        text = DAG_FILE.format(dag_id=dag_id, start=start, schedule=schedule, catchup=schedule is not None)
+    def write_dag(self, *, dag_id: str, schedule: str | None, start: str, trigger: bool = False) -> None:
+        """A DAG with one task. `schedule` is a cron string (a CronDataIntervalTimetable on this server, Airflow 2's
+        semantics) or None; `trigger` declares it as CronTriggerTimetable(schedule, timezone="UTC") in the file,
+        Airflow 3.0's default (what a target with create_cron_data_intervals = False makes of a cron string)."""
+        if trigger:
+            assert schedule is not None
+            expression = f"CronTriggerTimetable({schedule!r}, timezone='UTC')"
+        else:
+            expression = repr(schedule)
+        text = DAG_FILE.format(dag_id=dag_id, start=start, schedule=expression, catchup=schedule is not None)
         (self.dags / f"{dag_id}.py").write_text(text)
 
 

@@ -4,7 +4,8 @@ fixture, tests/airflow_fixtures.py). This module holds what it seeds and the nam
 
 Dates are relative to the day the session starts (UTC midnight), because the target's backfill API refuses future
 dates and the scheduler compares with the real clock: the daily DAG's last source interval ends yesterday, so on the
-target exactly one run (today's) is due after the import.
+target exactly one run is due after the import (the interval [yesterday, today), due at today's midnight, on the
+CronDataIntervalTimetable the deployed target gives `@daily`).
 """
 
 from __future__ import annotations
