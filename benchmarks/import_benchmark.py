@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gzip
-import hashlib
-import json
 import sys
 import tempfile
 import time
@@ -43,6 +40,7 @@ from rest_import import ImportOptions, import_archive  # noqa: E402
 
 from tests.airflow3_server import STARTUP_SECONDS, Airflow3Server  # noqa: E402
 from tests.pg_cluster import Cluster  # noqa: E402
+from tests.synthetic_archive import bulk_entities, write_archive  # noqa: E402
 
 DAG_ID = "bench_daily"
 NAIVE_DAG_ID = "bench_naive"
@@ -89,49 +87,6 @@ class Measured:
             self.by_kind[kind] += self.inner.calls - before
             self.seconds[kind] += time.monotonic() - started
             self.calls = self.inner.calls
-
-
-def part(root: Path, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    data = gzip.compress("".join(json.dumps(row) + "\n" for row in rows).encode())
-    (root / key).parent.mkdir(parents=True, exist_ok=True)
-    (root / key).write_bytes(data)
-    return {"key": key, "rows": len(rows), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def write_archive(root: Path, number: int, runs: list[dict[str, Any]]) -> None:
-    """The export's layout (migration_dags/export_metadata.py's docstring), what archive.py checks."""
-    tables: dict[tuple[str, str, str], list[dict[str, Any]]] = {
-        ("secrets", "variable", "secrets/variable.jsonl.gz"): [
-            {"key": f"bench_var_{i}", "val": f"value {i}", "description": None, "is_encrypted": False}
-            for i in range(number)
-        ],
-        ("secrets", "connection", "secrets/connection.jsonl.gz"): [
-            {"conn_id": f"bench_conn_{i}", "conn_type": "http", "host": "h", "password": f"p{i}", "extra": "{}"}
-            for i in range(number)
-        ],
-        ("tables", "slot_pool", "tables/slot_pool/part-00000.jsonl.gz"): [
-            {"pool": f"bench_pool_{i}", "slots": 1, "description": None, "include_deferred": False}
-            for i in range(number)
-        ],
-        ("tables", "dag_run", "tables/dag_run/part-00000.jsonl.gz"): runs,
-    }
-    manifest: dict[str, Any] = {
-        "format": 1,
-        "migration": "bench",
-        "export_id": "bench",
-        "source": {"airflow_version": "2.10.3", "alembic_revision": "5f2621c13b39", "dialect": "postgresql"},
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "finished_at": "2026-01-01T00:00:01+00:00",
-        "since": None,
-        "tables": {},
-        "secrets": {},
-        "paused": [],
-        "warnings": [],
-    }
-    for (section, name, key), rows in tables.items():
-        columns = dict.fromkeys(rows[0], "VARCHAR")
-        manifest[section][name] = {"rows": len(rows), "columns": columns, "parts": [part(root, key, rows)]}
-    (root / "manifest.json").write_text(json.dumps(manifest))
 
 
 def daily_runs(today: datetime.datetime, number: int) -> list[dict[str, Any]]:
@@ -224,7 +179,7 @@ def main() -> None:
 
                 server.wait_for("the DAG files parsed", parsed, timeout=STARTUP_SECONDS)
                 print(f"target up in {time.monotonic() - started:.0f} s", file=sys.stderr)
-                write_archive(root / "archive", args.entities, runs)
+                write_archive(root / "archive", {**bulk_entities(args.entities), "dag_run": runs})
                 report(server, root / "archive", args.entities, runs, today)
             finally:
                 server.stop_all()

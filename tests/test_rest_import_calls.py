@@ -8,8 +8,6 @@ fixture, tests/airflow_fixtures.py); each test here leaves it as the first impor
 from __future__ import annotations
 
 import datetime
-import gzip
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -20,6 +18,7 @@ from rest_import import CHUNK_ENTITIES, ImportOptions, ImportResult, import_arch
 
 from tests.airflow3_server import RESET, Airflow3Server, read_back, transport
 from tests.import_source import SourceArchive
+from tests.synthetic_archive import bulk_entities, write_archive
 
 # What the bulk benchmark wrote, removed again so the shared target holds the first import's state.
 BENCH_CLEANUP = """
@@ -74,14 +73,7 @@ def test_sliced_import_ends_where_one_import_does(
 def test_bulk_calls_per_thousand(airflow3: Airflow3Server, tmp_path: Path) -> None:
     """Calls per 1,000 variables, connections and pools (bulk: at least 100 entities per call)."""
     number = 1000
-    rows: dict[str, list[dict[str, Any]]] = {
-        "variable": [{"key": f"bench_var_{i}", "val": f"value {i}", "description": None} for i in range(number)],
-        "connection": [
-            {"conn_id": f"bench_conn_{i}", "conn_type": "http", "host": "h", "password": f"p{i}", "extra": "{}"}
-            for i in range(number)
-        ],
-        "slot_pool": [{"pool": f"bench_pool_{i}", "slots": 1, "description": None} for i in range(number)],
-    }
+    rows = bulk_entities(number)
     root = tmp_path / "bench"
     write_archive(root, rows)
     api = transport(airflow3)
@@ -100,30 +92,3 @@ def test_bulk_calls_per_thousand(airflow3: Airflow3Server, tmp_path: Path) -> No
     print(f"\nbulk import of {number} each: {dict(api.by_route)} calls in {seconds:.1f} s")
     assert state["connections"]["bench_conn_999"]["password"] == "p999"
     assert state["variables"]["bench_var_0"]["val"] == "value 0"
-
-
-def write_archive(root: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
-    """A minimal archive in the export's layout (what archive.py checks: sizes, checksums, row counts)."""
-    manifest: dict[str, Any] = {
-        "format": 1,
-        "migration": "bench",
-        "export_id": "bench",
-        "source": {"airflow_version": "2.10.3", "alembic_revision": "5f2621c13b39", "dialect": "postgresql"},
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "finished_at": "2026-01-01T00:00:01+00:00",
-        "since": None,
-        "tables": {},
-        "secrets": {},
-        "paused": [],
-        "warnings": [],
-    }
-    for name, items in rows.items():
-        section = "secrets" if name in ("variable", "connection") else "tables"
-        key = f"secrets/{name}.jsonl.gz" if section == "secrets" else f"tables/{name}/part-00000.jsonl.gz"
-        data = gzip.compress("".join(json.dumps(item) + "\n" for item in items).encode())
-        (root / key).parent.mkdir(parents=True, exist_ok=True)
-        (root / key).write_bytes(data)
-        part = {"key": key, "rows": len(items), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        columns = dict.fromkeys(items[0], "VARCHAR")
-        manifest[section][name] = {"rows": len(items), "columns": columns, "parts": [part]}
-    (root / "manifest.json").write_text(json.dumps(manifest))
