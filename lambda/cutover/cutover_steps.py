@@ -149,16 +149,12 @@ def _dag_run(
     when_done: Callable[[], dict[str, Any]],
     execution: str = "",
 ) -> dict[str, Any]:
-    """start: trigger (or find) the run and unpause the DAG while it runs; status: pause it again once the run is
-    final. The run id is derived from the export id (and `execution`), so a repeated step finds its run instead of
-    a second one."""
+    """start: `dag_runs.start`; status: `dag_runs.settle` (the DAG is paused again once the run is final). The run
+    id is derived from the export id (and `execution`), so a repeated step finds its run instead of a second one."""
     export_id = str(event["export_id"])
     run_id = dag_runs.run_id_for(export_id, execution)
     if event["action"] == "start":
-        created = dag_runs.trigger(transport, dag_id, run_id=run_id, conf=conf)
-        state = dag_runs.run_state(transport, dag_id, run_id)
-        if state not in dag_runs.FINAL_STATES:
-            dag_runs.set_paused(transport, dag_id, paused=False)
+        created, state = dag_runs.start(transport, dag_id, run_id=run_id, conf=conf)
         started_at = runtime.now().isoformat()
         return {
             "done": False,
@@ -169,9 +165,8 @@ def _dag_run(
             "started_at": started_at,
         }
     started_at = str(event["started_at"])
-    state = dag_runs.run_state(transport, dag_id, run_id)
+    state = dag_runs.settle(transport, dag_id, run_id)
     if state in dag_runs.FINAL_STATES:
-        dag_runs.set_paused(transport, dag_id, paused=True)
         if state != "success":
             raise dag_runs.DagRunError(
                 f"{dag_id}: run {run_id} on {transport.description} ended {state}; its task logs say why. "

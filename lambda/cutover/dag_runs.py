@@ -54,6 +54,23 @@ def run_state(transport: Transport, dag_id: str, run_id: str) -> str:
     return str(response["state"])
 
 
+def start(transport: Transport, dag_id: str, *, run_id: str, conf: Mapping[str, Any]) -> tuple[bool, str]:
+    """Triggers (or finds) the run and unpauses the DAG while it isn't final: (created now, its state)."""
+    created = trigger(transport, dag_id, run_id=run_id, conf=conf)
+    state = run_state(transport, dag_id, run_id)
+    if state not in FINAL_STATES:
+        set_paused(transport, dag_id, paused=False)
+    return created, state
+
+
+def settle(transport: Transport, dag_id: str, run_id: str) -> str:
+    """The run's state; once it is final, the DAG is paused again."""
+    state = run_state(transport, dag_id, run_id)
+    if state in FINAL_STATES:
+        set_paused(transport, dag_id, paused=True)
+    return state
+
+
 def run_to_completion(
     transport: Transport,
     dag_id: str,
@@ -66,18 +83,17 @@ def run_to_completion(
     clock: Callable[[], float] = time.monotonic,
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """Triggers (or finds) the run and unpauses the DAG while it runs; pauses it again once the run is final.
+    """`start`, then `settle` until the run is final (the state machine makes the same two calls as steps).
 
     Returns the final state. On a timeout the run goes on (the DAG has no schedule, so staying unpaused starts
     nothing else) and this raises, naming it: starting the step again waits for the same run.
     """
     say = progress or (lambda _message: None)
-    created = trigger(transport, dag_id, run_id=run_id, conf=conf)
+    created, state = start(transport, dag_id, run_id=run_id, conf=conf)
     say(f"{dag_id}: run {run_id} {'triggered' if created else 'already exists'}")
     started = clock()
-    state = run_state(transport, dag_id, run_id)
-    if state not in FINAL_STATES:
-        set_paused(transport, dag_id, paused=False)
+    if state in FINAL_STATES:
+        set_paused(transport, dag_id, paused=True)  # as `settle` does on every final state
     while state not in FINAL_STATES:
         if clock() - started > timeout:
             raise DagRunError(
@@ -86,7 +102,6 @@ def run_to_completion(
             )
         say(f"{dag_id}: run {run_id} {state}")
         sleep(poll_seconds)
-        state = run_state(transport, dag_id, run_id)
-    set_paused(transport, dag_id, paused=True)
+        state = settle(transport, dag_id, run_id)
     say(f"{dag_id}: run {run_id} {state}")
     return state
