@@ -3,8 +3,10 @@ in tests/fixtures/workflows and on the example workflow, which must pass clean f
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -367,65 +369,45 @@ def test_plugin_ruff_failure_is_an_exception(monkeypatch: pytest.MonkeyPatch) ->
 
 BREAKAGES = FIXTURES / "airflow3_breakages"
 
-# What the derivation in preflight_context compares, copied from the two releases (tests run offline):
-# apache-airflow 2.10.3 airflow/utils/context.py KNOWN_CONTEXT_KEYS ...
-AIRFLOW_2_10_3_CONTEXT_KEYS = frozenset(
-    {
-        "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds", "ds_nodash",
-        "execution_date", "expanded_ti_count", "exception", "inlets", "inlet_events", "logical_date", "macros",
-        "map_index_template", "next_ds", "next_ds_nodash", "next_execution_date", "outlets", "outlet_events",
-        "params", "prev_data_interval_start_success", "prev_data_interval_end_success", "prev_ds",
-        "prev_ds_nodash", "prev_execution_date", "prev_execution_date_success", "prev_start_date_success",
-        "prev_end_date_success", "reason", "run_id", "task", "task_instance", "task_instance_key_str",
-        "test_mode", "templates_dict", "ti", "tomorrow_ds", "tomorrow_ds_nodash", "triggering_dataset_events",
-        "ts", "ts_nodash", "ts_nodash_with_tz", "try_number", "var", "yesterday_ds", "yesterday_ds_nodash",
-    }
-)  # fmt: skip
-# ... and apache-airflow-task-sdk 1.0.6 (for apache-airflow-core 3.0.6) airflow/sdk/definitions/context.py Context.
-AIRFLOW_3_0_6_CONTEXT_KEYS = frozenset(
-    {
-        "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "outlet_events", "ds", "ds_nodash",
-        "expanded_ti_count", "exception", "inlets", "inlet_events", "logical_date", "macros", "map_index_template",
-        "outlets", "params", "prev_data_interval_start_success", "prev_data_interval_end_success",
-        "prev_start_date_success", "prev_end_date_success", "reason", "run_id", "start_date", "task",
-        "task_reschedule_count", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
-        "triggering_asset_events", "try_number", "ts", "ts_nodash", "ts_nodash_with_tz", "var",
-    }
-)  # fmt: skip
+# What the derivation in preflight_context compares, read from the two releases the tests install:
+# apache-airflow 2.10.3's KNOWN_CONTEXT_KEYS, and the task SDK's `Context` that apache-airflow-core 3.0.6 pairs with.
+READ_CONTEXT_KEYS = {
+    "2.10.3": "from airflow.utils.context import KNOWN_CONTEXT_KEYS as keys",
+    "3.0.6": "from airflow.sdk.definitions.context import Context; keys = Context.__annotations__",
+}
 
 
-def test_removed_context_keys_are_airflow_2_keys_airflow_3_lacks() -> None:
-    assert REMOVED_CONTEXT_KEYS == (
-        "conf",
-        "execution_date",
-        "next_ds",
-        "next_ds_nodash",
-        "next_execution_date",
-        "prev_ds",
-        "prev_ds_nodash",
-        "prev_execution_date",
-        "prev_execution_date_success",
-        "tomorrow_ds",
-        "tomorrow_ds_nodash",
-        "triggering_dataset_events",
-        "yesterday_ds",
-        "yesterday_ds_nodash",
+def airflow_context_keys(version: str) -> frozenset[str]:
+    python = REPO_ROOT / f".venv-airflow-{version}" / "bin" / "python"
+    code = READ_CONTEXT_KEYS[version] + "; print(json.dumps(sorted(keys)))"
+    done = subprocess.run(  # noqa: S603 (the test's own interpreter and code)
+        [str(python), "-c", "import json; " + code], capture_output=True, text=True, check=True, timeout=120
     )
-    assert set(REMOVED_CONTEXT_KEYS) == AIRFLOW_2_10_3_CONTEXT_KEYS - AIRFLOW_3_0_6_CONTEXT_KEYS
+    return frozenset(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.fixture(scope="module")
+def context_keys() -> dict[str, frozenset[str]]:
+    return {version: airflow_context_keys(version) for version in READ_CONTEXT_KEYS}
+
+
+def test_removed_context_keys_are_airflow_2_keys_airflow_3_lacks(context_keys: dict[str, frozenset[str]]) -> None:
+    assert set(REMOVED_CONTEXT_KEYS) == context_keys["2.10.3"] - context_keys["3.0.6"]
     assert set(REPLACEMENTS) == set(REMOVED_CONTEXT_KEYS)
 
 
 @pytest.mark.parametrize("key", REMOVED_CONTEXT_KEYS)
-def test_each_replacement_only_uses_what_airflow_3_has(key: str) -> None:
+def test_each_replacement_only_uses_what_airflow_3_has(key: str, context_keys: dict[str, frozenset[str]]) -> None:
+    airflow_3 = context_keys["3.0.6"]
     replacement = REPLACEMENTS[key]
     assert replacement.template or replacement.note
     if replacement.template:
         names = set(re.findall(r"(?<![\w.])[a-z_]+(?![\w(=])", replacement.template))
-        assert names <= AIRFLOW_3_0_6_CONTEXT_KEYS, names
+        assert names <= airflow_3, names
     if replacement.python:
-        assert set(re.findall(r'\["(\w+)"\]', replacement.python)) <= AIRFLOW_3_0_6_CONTEXT_KEYS
+        assert set(re.findall(r'\["(\w+)"\]', replacement.python)) <= airflow_3
     if replacement.parameter:
-        assert replacement.parameter in AIRFLOW_3_0_6_CONTEXT_KEYS
+        assert replacement.parameter in airflow_3
 
 
 @pytest.mark.parametrize(
