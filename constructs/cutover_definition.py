@@ -37,6 +37,28 @@ def _done(path: str) -> sfn.Condition:
     return sfn.Condition.boolean_equals(path, True)
 
 
+def _dag_run(
+    scope: Construct,
+    name: str,
+    done: str,
+    function: lambda_.IFunction,
+    *,
+    start: Mapping[str, Any],
+    status: Mapping[str, Any],
+    result: str,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """One of the migration's own DAG runs: <name>Start, then <name>Wait and <name>Status until its `done`."""
+    path = f"$.{result}"
+    check = _task(
+        scope, f"{name}Status", function, {**status, "action": "status", "started_at.$": f"{path}.started_at"}, path
+    )
+    wait = sfn.Wait(scope, f"{name}Wait", time=sfn.WaitTime.duration(POLL)).next(check)
+    check.next(sfn.Choice(scope, done).when(_done(f"{path}.done"), then).otherwise(wait))
+    started: sfn.IChainable = _task(scope, f"{name}Start", function, {**start, "action": "start"}, path).next(wait)
+    return started
+
+
 def build_definition(
     scope: Construct, *, functions: Mapping[str, lambda_.IFunction], machine_exports: bool, rest_import: bool
 ) -> sfn.IChainable:
@@ -62,17 +84,15 @@ def build_definition(
         .when(mode_is["cutover"], delete_secrets)
         .otherwise(sfn.Succeed(scope, "Rehearsed"))
     )
-    dag_status = _task(
+    import_dag = _dag_run(
         scope,
-        "ImportDagStatus",
+        "ImportDag",
+        "ImportDagDone?",
         f["import_dag"],
-        {**export_id, "action": "status", "started_at.$": "$.import_dag.started_at"},
-        "$.import_dag",
-    )
-    dag_wait = sfn.Wait(scope, "ImportDagWait", time=sfn.WaitTime.duration(POLL)).next(dag_status)
-    dag_status.next(sfn.Choice(scope, "ImportDagDone?").when(_done("$.import_dag.done"), verify).otherwise(dag_wait))
-    import_dag = _task(scope, "ImportDagStart", f["import_dag"], {**export_id, "action": "start"}, "$.import_dag").next(
-        dag_wait
+        start=export_id,
+        status=export_id,
+        result="import_dag",
+        then=verify,
     )
     import_start: sfn.IChainable = import_dag
     if rest_import:
@@ -83,22 +103,16 @@ def build_definition(
 
     # --- the export: the machine's export DAG run, or the operator's manifest -----------------------------------
     if machine_exports:
-        status = _task(
+        export: sfn.IChainable = _dag_run(
             scope,
-            "ExportStatus",
+            "Export",
+            "Exported?",
             f["export_dag"],
-            {**export_id, "action": "status", "started_at.$": "$.export.started_at"},
-            "$.export",
+            start={**INPUT, "action": "start", "export_id.$": "$.input.export_id"},
+            status=export_id,
+            result="export",
+            then=import_start,
         )
-        wait = sfn.Wait(scope, "ExportWait", time=sfn.WaitTime.duration(POLL)).next(status)
-        status.next(sfn.Choice(scope, "Exported?").when(_done("$.export.done"), import_start).otherwise(wait))
-        export: sfn.IChainable = _task(
-            scope,
-            "ExportStart",
-            f["export_dag"],
-            {**INPUT, "action": "start", "export_id.$": "$.input.export_id"},
-            "$.export",
-        ).next(wait)
     else:
         check = _task(scope, "ManifestCheck", f["manifest_wait"], INPUT, "$.export")
         wait = sfn.Wait(scope, "ManifestWait", time=sfn.WaitTime.duration(POLL)).next(check)
