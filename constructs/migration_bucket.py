@@ -7,6 +7,7 @@ from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 from constructs.secure_bucket import SecureBucket, access_logs_bucket
+from mwaa_migration.cutover_plan import bucket_name
 
 
 class MigrationBucket(Construct):
@@ -40,4 +41,4 @@ class MigrationBucket(Construct):
 
 def migration_bucket_name(migration_name: str) -> str:
     """Deterministic, so the new-environment stack names the bucket without a cross-stack export."""
-    return f"mwaa-migration-{migration_name}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+    return bucket_name(migration_name, account=Aws.ACCOUNT_ID, region=Aws.REGION)

@@ -1,5 +1,5 @@
-"""What a migration's cut-over machine does and where it is, shared by its stack and `cutover.py` (which must not
-load the CDK to find it)."""
+"""Where a migration's bucket and cut-over machine are and what the machine does, shared by the stacks and
+`cutover.py` (which must not load the CDK to find them)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from mwaa_migration.migration_config import MigrationConfig
 
 # MWAA serves Airflow's REST API through InvokeRestApi from this version on.
 REST_API_SINCE = "2.4.3"
+
+
+def bucket_name(migration: str, *, account: str, region: str) -> str:
+    """The migration bucket's name: deterministic, so every stack (with the deploy's account and region tokens)
+    and `cutover.py` (with the operator's) name it without a cross-stack export or a lookup."""
+    return f"mwaa-migration-{migration}-{account}-{region}"
 
 
 def state_machine_name(migration: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.config import Config
 
 from mwaa_migration.cutover_lambda import CUTOVER_DIR
+from mwaa_migration.cutover_plan import bucket_name
 from mwaa_migration.migration_config import MigrationConfig
 
 assert CUTOVER_DIR.is_dir()
@@ -37,11 +38,6 @@ class Target:
     description: str
 
 
-def migration_bucket(migration: MigrationConfig, *, account: str, region: str) -> str:
-    """The bucket stack's name for it (constructs/migration_bucket.py), resolved for one account and region."""
-    return f"mwaa-migration-{migration.name}-{account}-{region}"
-
-
 def parse_day(text: str, flag: str) -> datetime.datetime:
     try:
         day = datetime.datetime.strptime(text, DATE_FORMAT)
@@ -59,7 +55,7 @@ def open_archive(migration: MigrationConfig, location: str | None, *, session: A
     region = session.region_name
     if not region:
         raise SetupError("no AWS region: set AWS_REGION (the region the migration's stacks are in) or pass --archive")
-    bucket = migration_bucket(migration, account=account, region=region)
+    bucket = bucket_name(migration.name, account=account, region=region)
     s3 = session.client("s3")
     export_id = archive.latest_complete_export(s3, bucket=bucket, migration=migration.name)
     if export_id is None:
