@@ -22,8 +22,7 @@ from mwaa_migration.migration_config import MigrationConfig
 assert CUTOVER_DIR.is_dir()
 import airflow_api  # noqa: E402
 import archive  # noqa: E402
-
-DATE_FORMAT = "%Y-%m-%d"
+import cutover_input  # noqa: E402
 
 
 class SetupError(Exception):
@@ -39,11 +38,11 @@ class Target:
 
 
 def parse_day(text: str, flag: str) -> datetime.datetime:
-    try:
-        day = datetime.datetime.strptime(text, DATE_FORMAT)
-    except ValueError:
-        raise SetupError(f"{flag}: {text!r} is not a date in the form YYYY-MM-DD") from None
-    return day.replace(tzinfo=datetime.UTC)
+    """The state machine's own reading of `runs_since` (a day at midnight UTC, or a time with its offset)."""
+    parsed = cutover_input.parse_since(text)
+    if parsed is None:
+        raise SetupError(f"{flag}: {text!r} is not a date in the form YYYY-MM-DD")
+    return parsed
 
 
 def open_archive(migration: MigrationConfig, location: str | None, *, session: Any) -> archive.Archive:
