@@ -389,6 +389,31 @@ def test_a_move_to_airflow_3_keeps_cron_data_intervals_unless_the_file_chooses()
     assert key not in clone("2.10.3", "2.11.0").settings["AirflowConfigurationOptions"]
 
 
+def test_worker_concurrency_is_cloned_only_onto_the_same_class() -> None:
+    key, large = "celery.worker_autoscale", {"celery.worker_autoscale": "20,20"}
+
+    same = clone("2.10.3", "3.0.6", EnvironmentClass="mw1.large", AirflowConfigurationOptions=large)
+    smaller = clone(
+        "2.10.3", "3.0.6", {"EnvironmentClass": "mw1.medium"}, EnvironmentClass="mw1.large",
+        AirflowConfigurationOptions=large,
+    )  # fmt: skip
+    chosen = clone(
+        "2.10.3", "3.0.6", {"EnvironmentClass": "mw1.medium", "AirflowConfigurationOptions": {key: "8,4"}},
+        EnvironmentClass="mw1.large", AirflowConfigurationOptions=large,
+    )  # fmt: skip
+
+    assert same.settings["AirflowConfigurationOptions"][key] == "20,20"
+    assert not any(key in warning for warning in same.warnings)
+    assert key not in smaller.settings["AirflowConfigurationOptions"]
+    assert (
+        f"Dropped the source's option {key} = 20,20: it was set for mw1.large workers, and the new environment is "
+        "mw1.medium, so MWAA's default for that class applies; set it in [target.airflow_configuration_options] to "
+        "choose." in smaller.warnings
+    )
+    assert chosen.settings["AirflowConfigurationOptions"][key] == "8,4"
+    assert not any(key in warning for warning in chosen.warnings)
+
+
 def test_the_file_may_unpause_with_a_warning() -> None:
     result = clone("2.10.3", "2.11.0", {"AirflowConfigurationOptions": {"core.dags_are_paused_at_creation": "False"}})
 

@@ -40,6 +40,7 @@ from mwaa_limits import (
     SECURITY_GROUP_ID_RE,
     SIZING_FIELDS,
     SUBNET_ID_RE,
+    WORKER_AUTOSCALE_OPTION,
     accepted_range,
     access_mode_problem,
     option_problem,
@@ -75,7 +76,9 @@ def clone_settings(environment: Mapping[str, Any], request: CloneRequest) -> Clo
     settings["WeeklyMaintenanceWindowStart"] = _maintenance_window(environment, overrides, warnings)
     settings["NetworkConfiguration"] = _network(environment, overrides)
     settings["LoggingConfiguration"] = _logging(environment, overrides, warnings)
-    settings["AirflowConfigurationOptions"] = _options(environment, overrides, source_version, request, warnings)
+    settings["AirflowConfigurationOptions"] = _options(
+        environment, overrides, source_version, request, warnings, environment_class=environment_class
+    )
     tags = _tags(environment, overrides, warnings)
     if tags:  # MWAA's TagMap needs at least one entry: no tags means leaving the field out
         settings["Tags"] = tags
@@ -394,6 +397,8 @@ def _options(
     source_version: str,
     request: CloneRequest,
     warnings: list[str],
+    *,
+    environment_class: str,
 ) -> dict[str, str]:
     raw = environment.get("AirflowConfigurationOptions")
     source: Mapping[Any, Any] = raw if isinstance(raw, Mapping) else {}
@@ -427,6 +432,14 @@ def _options(
             continue
         cloned[key] = value
     chosen = overrides.get("AirflowConfigurationOptions", {})
+    # A source that reports no class runs on MWAA's default one.
+    source_class = environment.get("EnvironmentClass") or DEFAULT_ENVIRONMENT_CLASS
+    if source_class != environment_class and WORKER_AUTOSCALE_OPTION in cloned.keys() - chosen.keys():
+        warnings.append(
+            f"Dropped the source's option {WORKER_AUTOSCALE_OPTION} = {cloned.pop(WORKER_AUTOSCALE_OPTION)}: it was "
+            f"set for {source_class} workers, and the new environment is {environment_class}, so MWAA's default for "
+            f"that class applies; set it in {FILE_KEYS['AirflowConfigurationOptions']} to choose."
+        )
     crosses_3 = _major(source_version) < 3 <= _major(request.target_airflow_version)
     if crosses_3 and CRON_INTERVALS_OPTION not in cloned and CRON_INTERVALS_OPTION not in chosen:
         cloned[CRON_INTERVALS_OPTION] = "True"

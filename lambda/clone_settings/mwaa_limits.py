@@ -97,6 +97,9 @@ PAUSED_OPTION: Final = "core.dags_are_paused_at_creation"
 # keeps Airflow 2's data intervals: a migrated DAG's {{ ds }} and interval then mean what they meant, and the
 # importer's runs (which keep their source intervals) are followed by the very next interval.
 CRON_INTERVALS_OPTION: Final = "scheduler.create_cron_data_intervals"
+# MWAA sets each worker's Celery concurrency from its environment class; a value tuned for the source's class would
+# overload a smaller worker (or waste a larger one), so it is only cloned onto the same class.
+WORKER_AUTOSCALE_OPTION: Final = "celery.worker_autoscale"
 # In GetEnvironment, not settable through AWS::MWAA::Environment: carried over only by hand.
 NOT_SETTABLE: Final = ("Teams", "IdentityCenterConfiguration")
 
