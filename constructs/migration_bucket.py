@@ -6,17 +6,21 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
-from constructs.secure_bucket import SecureBucket, access_logs_bucket
+from constructs.secure_bucket import Expiry, SecureBucket, access_logs_bucket
 from mwaa_migration.cutover_plan import bucket_name
 
 
 class MigrationBucket(Construct):
     """Customer-managed KMS key (rotated) and an SSE-KMS bucket whose exports expire after `retention_days`.
 
-    Exports can hold connections and variables, so the key and both buckets outlive the stack.
+    Exports can hold connections and variables, so the key and both buckets outlive the stack. Only the exports
+    under `export_prefix` expire: the cut-over's own records beside them (pause states, import cursors, reports)
+    are what a rollback needs, however long after the export it comes.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, migration_name: str, retention_days: int) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, migration_name: str, export_prefix: str, retention_days: int
+    ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
             self,
@@ -32,8 +36,10 @@ class MigrationBucket(Construct):
             encryption_key=self.key,
             access_logs=access_logs,
             access_logs_prefix="migration-bucket/",
-            expire_after=Duration.days(retention_days),
+            expire=Expiry(prefix=export_prefix, after=Duration.days(retention_days)),
             bucket_name=migration_bucket_name(migration_name),
+            # Nothing is written into it while its stack is created: the export comes later.
+            filled_during_create=False,
             no_replication_reason="Holds a one-off export that the old environment can re-create at any time; "
             "a replica would be one more copy of connections and variables to protect.",
         ).bucket

@@ -21,6 +21,7 @@ class MigrationBucketStack(Stack):
             self,
             "MigrationBucket",
             migration_name=migration.name,
+            export_prefix=migration.export_prefix,
             retention_days=migration.migration_bucket.retention_days,
         )
         self.bucket = storage.bucket

@@ -49,6 +49,8 @@ class NewEnvironmentStack(Stack):
                 "SourceBucket",
                 access_logs=access_logs_bucket(self, "SourceBucketAccessLogs"),
                 access_logs_prefix="source-bucket/",
+                # The workflow deployment writes DAGs, requirements and plugins before the environment is created.
+                filled_during_create=True,
                 no_replication_reason="Holds DAGs, plugins and requirements that are deployed from version "
                 "control, which is their copy.",
                 sse_s3_reason="Holds code, not data; a customer key here would be a second key the environment "

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pause_states
 import pytest
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import lint_file
@@ -127,7 +128,11 @@ def test_migration_bucket_is_kms_encrypted_private_tls_only_and_retained(synthes
                 },
                 "VersioningConfiguration": {"Status": "Enabled"},
                 "LoggingConfiguration": {"DestinationBucketName": Match.any_value()},
-                "LifecycleConfiguration": {"Rules": [Match.object_like({"ExpirationInDays": 30, "Status": "Enabled"})]},
+                "LifecycleConfiguration": {
+                    "Rules": Match.array_with(
+                        [Match.object_like({"ExpirationInDays": 30, "Prefix": "exports/example/", "Status": "Enabled"})]
+                    )
+                },
             },
             "DeletionPolicy": "RetainExceptOnCreate",
             "UpdateReplacePolicy": "Retain",
@@ -146,14 +151,35 @@ def test_migration_bucket_is_kms_encrypted_private_tls_only_and_retained(synthes
     )
     # Every bucket of the stack (exports and access logs) is retained and private.
     for resource in template.find_resources("AWS::S3::Bucket").values():
-        assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert resource["DeletionPolicy"] in ("RetainExceptOnCreate", "Retain")
         assert resource["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+
+
+def test_only_the_exports_expire_never_the_cutovers_records(synthesized: SynthesizedApp) -> None:
+    """A lifecycle rule without a filter would expire the pause-state record, the import cursors and the reports
+    with the exports: a rollback after `retention_days` would then have no record to restore."""
+    stack = synthesized.stacks["example"].migration_bucket
+    rules = synthesized.template(stack)["Resources"][logical_id(stack.bucket)]["Properties"]["LifecycleConfiguration"]
+    expiring = [rule for rule in rules["Rules"] if "ExpirationInDays" in rule or "NoncurrentVersionExpiration" in rule]
+    assert [rule.get("Prefix") for rule in expiring] == ["exports/example/"]
+    assert all("Filter" not in rule for rule in expiring)
+    records = [
+        pause_states.record_key("example"),
+        pause_states.marker_key("example"),
+        "cutover/example/import/20261204T120000Z-cutover/20261204T120000Z.json",
+        "cutover/example/history/20261204T120000Z/pause-states.json",
+        "reports/example/20261204T120000Z-cutover/report.json",
+    ]
+    for key in records:
+        assert not any(key.startswith(rule["Prefix"]) for rule in expiring), key
+    assert "exports/example/20261204T120000Z-cutover/manifest.json".startswith(expiring[0]["Prefix"])
 
 
 def test_retention_days_come_from_the_file(synthesized: SynthesizedApp) -> None:
     stack = synthesized.stacks["example-self-managed"].migration_bucket
     rules = synthesized.template(stack)["Resources"][logical_id(stack.bucket)]["Properties"]["LifecycleConfiguration"]
-    assert rules["Rules"][0]["ExpirationInDays"] == 14
+    (expiry,) = [rule for rule in rules["Rules"] if "ExpirationInDays" in rule]
+    assert expiry["ExpirationInDays"] == 14
 
 
 def test_the_export_dag_goes_into_the_old_dag_folder_with_a_one_key_permission(synthesized: SynthesizedApp) -> None:
@@ -360,7 +386,8 @@ def test_source_bucket_is_versioned_private_tls_only_and_retained(synthesized: S
                     "PublicAccessBlockConfiguration": Match.object_like({"BlockPublicPolicy": True}),
                 }
             ),
-            "DeletionPolicy": "RetainExceptOnCreate",
+            # It holds the deployed DAGs (and its access-log bucket the logs) before the environment is created.
+            "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
         },
     )
@@ -403,19 +430,36 @@ def test_environment_is_retained_and_waits_for_its_role_policies(synthesized: Sy
     )
 
 
-def test_every_data_store_and_log_group_is_kept_except_on_a_failed_first_create(
-    synthesized: SynthesizedApp,
-) -> None:
+def test_a_failed_first_create_removes_what_is_empty_and_keeps_what_is_not(synthesized: SynthesizedApp) -> None:
+    """CloudFormation deletes only empty buckets: one that gets objects during the create (the source bucket, the
+    access-log buckets) is always retained and auto-named, so the rollback completes and a retry makes a fresh one;
+    every other data store and log group goes with a failed first create and is kept after it."""
     kept = ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::MWAA::Environment")
     seen = set()
+    filled = 0
     for stacks in synthesized.stacks.values():
-        for stack in (stacks.migration_bucket, stacks.new_environment):
-            for resource_id, resource in synthesized.template(stack)["Resources"].items():
-                if resource["Type"] in kept:
-                    seen.add(resource["Type"])
-                    assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", (stack.stack_name, resource_id)
-                    assert resource.get("UpdateReplacePolicy") == "Retain", (stack.stack_name, resource_id)
+        for stack in (stacks.migration_bucket, stacks.new_environment, stacks.cutover):
+            template = synthesized.template(stack)
+            logged_into = {
+                json.dumps(bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"])
+                for bucket in resources_of_type(template, "AWS::S3::Bucket").values()
+                if "LoggingConfiguration" in bucket["Properties"]
+            }
+            for resource_id, resource in template["Resources"].items():
+                if resource["Type"] not in kept:
+                    continue
+                seen.add(resource["Type"])
+                where = (stack.stack_name, resource_id)
+                source_bucket = resource_id.startswith("SourceBucket") and resource["Type"] == "AWS::S3::Bucket"
+                if source_bucket or json.dumps({"Ref": resource_id}) in logged_into:
+                    filled += 1
+                    assert resource.get("DeletionPolicy") == "Retain", where
+                    assert "BucketName" not in resource["Properties"], where
+                else:
+                    assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", where
+                assert resource.get("UpdateReplacePolicy") == "Retain", where
     assert seen == set(kept)
+    assert filled > 0
 
 
 def test_self_managed_environment_sets_every_property_from_file_or_mwaa_defaults(
