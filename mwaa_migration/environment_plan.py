@@ -121,17 +121,25 @@ def deploy_rules(migration: MigrationConfig, kms_key: str | None) -> tuple[Deplo
                 "region: deploy to another region or pick a new target.environment_name."
             )
             rules.append(DeployRule("AWS::Region", source.region, False, why))
-        if source.account is not None:
-            why = (
-                f"source.execution_role_arn and the source environment are in account {source.account}; deploy the "
-                "migration into that account."
-            )
-            rules.append(DeployRule("AWS::AccountId", source.account, True, why))
+        rules.extend(account_rules(migration))
     if kms_key is not None:
         why = f"The environment's KMS key {kms_key} must be in the region the environment is deployed to."
         rules.append(DeployRule("AWS::Region", kms_key.split(":")[3], True, why))
     _refuse_contradictions(rules)
     return tuple(rules)
+
+
+def account_rules(migration: MigrationConfig) -> tuple[DeployRule, ...]:
+    """An MWAA source's account, for every stack that touches the old environment: the new environment's, and the
+    migration bucket's (it attaches a policy to the old role by name and writes into the old DAG folder)."""
+    source = migration.source
+    if source.kind != "mwaa" or source.account is None:
+        return ()
+    why = (
+        f"source.execution_role_arn and the source environment are in account {source.account}; deploy the "
+        "migration into that account."
+    )
+    return (DeployRule("AWS::AccountId", source.account, True, why),)
 
 
 def _refuse_contradictions(rules: list[DeployRule]) -> None:

@@ -8,15 +8,19 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from constructs.deploy_rules import add_deploy_rules
 from constructs.export_dag_deployment import EXPORT_DAG, MigrationDagDeployment
 from constructs.export_write_access import ExportWriteAccess
 from constructs.migration_bucket import MigrationBucket
 from mwaa_migration.config import MigrationConfig
+from mwaa_migration.environment_plan import account_rules
 
 
 class MigrationBucketStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, migration: MigrationConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # The old role's policy is attached by name and the export DAG goes into the old bucket: its account only.
+        add_deploy_rules(self, account_rules(migration))
         storage = MigrationBucket(
             self,
             "MigrationBucket",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct, IDependable
+from constructs.deploy_rules import add_deploy_rules
 from constructs.environment_security_group import EnvironmentSecurityGroup
 from constructs.execution_role import MwaaExecutionRole
 from constructs.export_dag_deployment import IMPORT_DAG, MigrationDagDeployment
@@ -23,7 +24,7 @@ from constructs.workflow_deployment import WorkflowDeployment
 from mwaa_migration.airflow_versions import airflow_major
 from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES
 from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
-from mwaa_migration.environment_plan import DeployRule, EnvironmentPlan
+from mwaa_migration.environment_plan import EnvironmentPlan
 
 
 class NewEnvironmentStack(Stack):
@@ -247,16 +248,3 @@ def resolve_settings(
         plugins_s3_object_version=deployed_versions.get("plugins"),
         startup_script_s3_object_version=deployed_versions.get("startup_script"),
     )
-
-
-def add_deploy_rules(stack: Stack, rules: Sequence[DeployRule]) -> None:
-    """The plan's rules on where the stack is deployed, which synth doesn't know: CloudFormation checks them before
-    it creates anything."""
-    assertions = []
-    for rule in rules:
-        pseudo = Aws.REGION if rule.pseudo == "AWS::Region" else Aws.ACCOUNT_ID
-        condition = Fn.condition_equals(pseudo, rule.value)
-        assertion = condition if rule.equal else Fn.condition_not(condition)
-        assertions.append(CfnRuleAssertion(assert_=assertion, assert_description=rule.why))
-    if assertions:
-        CfnRule(stack, "DeployTarget", assertions=assertions)

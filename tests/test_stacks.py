@@ -548,8 +548,8 @@ def test_the_source_check_carries_fingerprints_and_no_option_value(synthesized: 
     assert "utc" not in json.dumps(properties) and "20,20" not in json.dumps(properties)
 
 
-def _rules(synthesized: SynthesizedApp, name: str) -> list[dict[str, Any]]:
-    rules = synthesized.template(synthesized.stacks[name].new_environment).get("Rules", {})
+def _rules(synthesized: SynthesizedApp, name: str, stack: str = "new_environment") -> list[dict[str, Any]]:
+    rules = synthesized.template(getattr(synthesized.stacks[name], stack)).get("Rules", {})
     assertions: list[dict[str, Any]] = rules.get("DeployTarget", {}).get("Assertions", [])
     return assertions
 
@@ -560,6 +560,16 @@ def test_template_rules_pin_the_cloned_network_region_and_the_old_roles_account(
         {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
         {"Fn::Equals": [{"Ref": "AWS::AccountId"}, "111122223333"]},
     ]
+
+
+def test_the_migration_bucket_stack_pins_the_old_roles_account(synthesized: SynthesizedApp) -> None:
+    """It attaches its write policy to the old role by name and puts the export DAG into the old bucket: in another
+    account the first would fail late and the second would write somewhere else."""
+    for name, account in (("example", "111122223333"), ("byo-kms", "111122223333")):
+        (rule,) = _rules(synthesized, name, "migration_bucket")
+        assert rule["Assert"] == {"Fn::Equals": [{"Ref": "AWS::AccountId"}, account]}, name
+        assert f"account {account}" in rule["AssertDescription"]
+    assert _rules(synthesized, "example-self-managed", "migration_bucket") == []
 
 
 def test_template_rules_refuse_the_source_name_in_its_region_and_a_key_elsewhere(synthesized: SynthesizedApp) -> None:
