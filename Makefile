@@ -1,5 +1,6 @@
 # Two commands on a fresh clone: `make synth` and `make test`. Each installs only what is missing.
 PYTHON ?= python3
+# The virtualenv's folder: `make VENV=<folder> venv-runtime` builds synth's environment in another (runtime-env).
 VENV := .venv
 BIN := $(VENV)/bin
 MIGRATION ?= example
@@ -10,7 +11,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 # jsii warns on every start that Node 20 (what this machine has) is end of life; the value lists major versions.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: synth test lint typecheck unit benchmark schema clean airflow-envs diagram
+.PHONY: synth test lint typecheck unit benchmark schema clean airflow-envs runtime-env venv-runtime diagram
 
 # The export and import tests' Airflow installs (one virtualenv each, from a pinned freeze) and PostgreSQL's server.
 AIRFLOW_VERSIONS := 2.10.3 2.4.3 2.11.2 3.0.6
@@ -47,7 +48,19 @@ typecheck: $(VENV)/.dev
 airflow-envs: $(AIRFLOW_ENVS)
 	@tests/airflow/ensure_postgresql.sh
 
-unit: $(VENV)/.dev node_modules/.installed airflow-envs
+# What `make synth` installs (requirements.txt alone), built by its own rule in a folder of its own: the operator
+# commands' test runs them there, as a user would, so nothing they import may come from the dev set only. Made
+# afresh when requirements.txt changes, as on a new clone: a package taken out of it must be gone here too.
+RUNTIME_VENV := .venv-runtime
+runtime-env:
+	@if [ $(RUNTIME_VENV)/.runtime -ot requirements.txt ]; then rm -rf $(RUNTIME_VENV); fi
+	@$(MAKE) --no-print-directory VENV=$(RUNTIME_VENV) venv-runtime
+
+# $(VENV)/.runtime for the VENV given; its recipe keeps an up-to-date run silent.
+venv-runtime: $(VENV)/.runtime
+	@:
+
+unit: $(VENV)/.dev node_modules/.installed airflow-envs runtime-env
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -64,4 +77,4 @@ benchmark: $(VENV)/.dev
 	$(BIN)/python benchmarks/synth_benchmark.py
 
 clean:
-	rm -rf cdk.out $(VENV) node_modules
+	rm -rf cdk.out $(VENV) $(RUNTIME_VENV) node_modules

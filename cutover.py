@@ -33,7 +33,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mwaa_migration import cutover_follow, cutover_setup
+from mwaa_migration import aws_session, cutover_follow, cutover_setup
 from mwaa_migration.config import MigrationConfig, MigrationFileError, load_migration, resolve_migration_paths
 from mwaa_migration.console import Progress, table
 from mwaa_migration.cutover_lambda import CUTOVER_DIR
@@ -54,9 +54,7 @@ IMPORT_DAG_TIMEOUT_SECONDS = 6 * 3600
 
 
 def _session() -> Any:
-    import boto3  # the operator's shell only; synth never imports this module
-
-    return boto3.session.Session()
+    return aws_session.session()
 
 
 def _migration(selector: str) -> MigrationConfig:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mwaa_migration import snapshot
+from mwaa_migration import aws_session, snapshot
 from mwaa_migration.clone_lambda import sensitive_options
 from mwaa_migration.config import MigrationFileError, resolve_migration_paths
 
@@ -26,9 +26,7 @@ if TYPE_CHECKING:
 
 
 def _client(region: str | None) -> MWAAClient:
-    import boto3
-
-    return boto3.client("mwaa", region_name=region)
+    return aws_session.session(region).client("mwaa")
 
 
 # The seam tests replace with a Stubber-backed client.
