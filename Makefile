@@ -11,7 +11,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 # jsii warns on every start that Node 20 (what this machine has) is end of life; the value lists major versions.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: synth test lint typecheck unit benchmark schema clean airflow-envs runtime-env venv-runtime diagram
+.PHONY: synth test lint typecheck unit benchmark schema clean airflow-envs runtime-env venv-runtime diagram sensitive-table
 
 # The export and import tests' Airflow installs (one virtualenv each, from a pinned freeze) and PostgreSQL's server.
 AIRFLOW_VERSIONS := 2.10.3 2.4.3 2.11.2 3.0.6
@@ -60,7 +60,19 @@ runtime-env:
 venv-runtime: $(VENV)/.runtime
 	@:
 
-unit: $(VENV)/.dev node_modules/.installed airflow-envs runtime-env
+# The Airflow and provider wheels tools/derive_sensitive_options.py reads (about 145 MB, a minute the first time;
+# what is there already is kept). tests/test_sensitive_table.py fails without them.
+WHEELS := .cache/wheels/.downloaded
+
+$(WHEELS): tools/derive_sensitive_options.py mwaa_migration/airflow_versions.py | $(VENV)/.dev
+	$(BIN)/python -m tools.derive_sensitive_options --download
+	touch $@
+
+# lambda/clone_settings/sensitive_table.py from those wheels; tests/test_sensitive_table.py fails while it is stale.
+sensitive-table: $(WHEELS)
+	$(BIN)/python -m tools.derive_sensitive_options
+
+unit: $(VENV)/.dev node_modules/.installed airflow-envs runtime-env $(WHEELS)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit

@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     if masked:
         print(
             f"masked {len(masked)} sensitive option(s): {', '.join(masked)}; list them in target.drop_options "
-            "and keep their values in the secrets backend",
+            "and keep their values in the secrets backend or a connection (one only named like a secret, whose "
+            "value you know is none, can be set in [target.airflow_configuration_options] instead)",
         )
     return 0
 

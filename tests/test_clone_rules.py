@@ -311,17 +311,39 @@ def test_invalid_cloned_options_and_tags_are_dropped_without_their_values() -> N
         "webserver.secret_key",
         "database.sql_alchemy_conn",
         "core.sql_alchemy_conn",  # the name Airflow 2.0-2.2 used, which Airflow still reads
-        "custom.api_token",
+        "database.sql_alchemy_conn_async",  # marked sensitive from Airflow 3.3
     ],
 )
 def test_a_cloned_secret_is_refused_naming_where_to_move_it(key: str) -> None:
     message = refusal("2.10.3", "2.11.0", AirflowConfigurationOptions={key: SECRET})
 
     assert message == (
-        f"{key} (from the source) may hold a secret, which must not be written into a template: keep the value in "
-        f"the secrets backend (Airflow reads {key}_secret from there) or in a connection, and add it to "
-        "target.drop_options"
+        f"{key} (from the source) may hold a secret: Airflow marks it sensitive, so neither the clone nor the "
+        "migration file may write it into a template. Keep the value in the secrets backend (Airflow reads "
+        f"{key}_secret from there) or in a connection, and add it to target.drop_options"
     )
+
+
+@pytest.mark.parametrize("key", ["custom.api_token", "vault.credentials", "plugin.my_api_key", "sentry.extra_dsn"])
+def test_a_cloned_option_named_like_a_secret_is_refused_saying_the_file_may_set_it(key: str) -> None:
+    message = refusal("2.10.3", "2.11.0", AirflowConfigurationOptions={key: SECRET})
+
+    assert message == (
+        f"{key} (from the source) may hold a secret: its name says so, and a template must not carry one. If it is "
+        f"a secret, keep it in a connection or the secrets backend and add {key} to target.drop_options; if you know "
+        "it is not, set its value in [target.airflow_configuration_options], which is written as it stands"
+    )
+
+
+def test_the_file_sets_an_option_named_like_a_secret_over_its_masked_clone() -> None:
+    # What the message above offers: the snapshot holds the mask, the file the value the user vouches for.
+    options = {"plugin.my_api_key": "<masked by snapshot.py>", "vault.credentials": "<masked by snapshot.py>"}
+    chosen = {"plugin.my_api_key": "public-demo-key", "vault.credentials": "/etc/vault/role"}
+
+    result = clone("2.10.3", "2.11.0", {"AirflowConfigurationOptions": chosen}, AirflowConfigurationOptions=options)
+
+    cloned = result.settings["AirflowConfigurationOptions"]
+    assert {key: cloned[key] for key in chosen} == chosen
 
 
 def test_a_secret_in_the_file_is_refused_naming_the_file() -> None:

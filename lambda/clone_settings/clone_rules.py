@@ -47,7 +47,7 @@ from mwaa_limits import (
     tag_problem,
 )
 from mwaa_limits import CloneRefused as CloneRefused  # raised by the clone: part of its interface
-from sensitive_options import is_sensitive
+from sensitive_options import MARKED, NAMED, Reason, secret_reason
 
 
 @dataclass(frozen=True)
@@ -456,18 +456,19 @@ def _major(version: str) -> int:
 
 
 def final_options(cloned: Mapping[str, str], chosen: Mapping[str, str], warnings: list[str]) -> dict[str, str]:
-    """The file's options over the cloned ones; refuse a secret; DAGs start paused unless the file says so."""
+    """The file's options over the cloned ones; refuse a secret; DAGs start paused unless the file says so.
+
+    An option Airflow marks sensitive is refused from either side; one only named like a secret is refused when
+    cloned (its value may be one, or snapshot.py's mask) and written when the file sets it (the user's word).
+    """
     options = {**cloned, **chosen}
     for key in sorted(options):
         # A cloned value may be a real secret or snapshot.py's mask: either way a template would show it.
-        if is_sensitive(key, options[key]):
-            origin = FILE_KEYS["AirflowConfigurationOptions"] if key in chosen else "the source"
-            remedy = "remove it from the file" if key in chosen else f"add it to {FILE_KEYS['DropOptions']}"
-            raise CloneRefused(
-                f"{key} (from {origin}) may hold a secret, which must not be written into a template: keep the "
-                f"value in the secrets backend (Airflow reads {key}_secret from there) or in a connection, "
-                f"and {remedy}"
-            )
+        reason = secret_reason(key, options[key])
+        # A name that only looks like a secret's, set in the file: the user's word that its value is none.
+        if reason is None or (reason == NAMED and key in chosen):
+            continue
+        raise CloneRefused(secret_refusal(key, reason, from_file=key in chosen))
     if PAUSED_OPTION in chosen:
         if chosen[PAUSED_OPTION].strip().lower() != "true":
             warnings.append(
@@ -482,6 +483,25 @@ def final_options(cloned: Mapping[str, str], chosen: Mapping[str, str], warnings
         )
     options[PAUSED_OPTION] = "True"
     return dict(sorted(options.items()))
+
+
+def secret_refusal(key: str, reason: Reason, *, from_file: bool) -> str:
+    """Why synth stops for this option and what to do: one line naming the option, never its value."""
+    file_options, drop_options = FILE_KEYS["AirflowConfigurationOptions"], FILE_KEYS["DropOptions"]
+    if reason == MARKED:
+        origin = file_options if from_file else "the source"
+        remedy = "remove it from the file" if from_file else f"add it to {drop_options}"
+        return (
+            f"{key} (from {origin}) may hold a secret: Airflow marks it sensitive, so neither the clone nor the "
+            "migration file may write it into a template. Keep the value in the secrets backend (Airflow reads "
+            f"{key}_secret from there) or in a connection, and {remedy}"
+        )
+    # Only a cloned option gets here: the file's value of a name-matched option is written as it stands.
+    return (
+        f"{key} (from the source) may hold a secret: its name says so, and a template must not carry one. If it "
+        f"is a secret, keep it in a connection or the secrets backend and add {key} to {drop_options}; if you "
+        f"know it is not, set its value in {file_options}, which is written as it stands"
+    )
 
 
 def _tags(environment: Mapping[str, Any], overrides: Mapping[str, Any], warnings: list[str]) -> dict[str, str]:

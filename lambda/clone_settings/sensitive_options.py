@@ -1,47 +1,30 @@
 """Which Airflow configuration options hold secrets, and the marker that stands in for their values.
 
-A snapshot (snapshot.py) replaces these values with MASKED before it is written, so they never reach git; synth
-refuses to write any of them into a template; the deploy-time source check masks the live values the same way
-before it compares them. Pure: no I/O, no AWS calls.
+An option is sensitive when Airflow or a provider MWAA installs marks it so (sensitive_table, derived from their
+wheels by tools/derive_sensitive_options.py, with the older names Airflow still reads for them), or, for an option
+Airflow doesn't document, when a word of its name says it carries a secret (secret_names: `api_key`,
+`credentials`, `passwd`, `<x>_dsn`, ...). A snapshot (snapshot.py) replaces these values with MASKED before it is
+written, so they never reach git; synth refuses to write any of them into a template, except a name-matched one
+the migration file sets (the user's word that it is no secret); the deploy-time source check masks the live
+values the same way before it compares them. Pure: no I/O, no AWS calls.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
+
+from secret_names import name_says_secret
+from sensitive_table import NOT_SENSITIVE_OPTIONS, SENSITIVE_OPTIONS
 
 MASKED: Final = "<masked by snapshot.py>"
 
-# Options Airflow itself marks `sensitive: true`: the union of config.yml in apache-airflow 2.10.3 and
-# apache-airflow-core 3.0.6, and of the celery provider's options (3.26.0), which Airflow 3 moved there; and the
-# older names of those options that Airflow's deprecated_options still reads (configuration.py, 2.10.3).
-AIRFLOW_SENSITIVE: Final = frozenset(
-    {
-        "api.secret_key",
-        "api_auth.jwt_secret",
-        "celery.broker_url",
-        "celery.flower_basic_auth",
-        "celery.result_backend",
-        "celery_broker_transport_options.sentinel_kwargs",
-        "celery_result_backend_transport_options.sentinel_kwargs",
-        "core.asset_manager_kwargs",
-        "core.dataset_manager_kwargs",
-        "core.fernet_key",
-        # Airflow 2.3 moved it to [database]; Airflow still reads the old name, so a 2.0-2.2 source may have it.
-        "core.sql_alchemy_conn",
-        "core.internal_api_secret_key",
-        "database.sql_alchemy_conn",
-        "database.sql_alchemy_engine_args",
-        "logging.remote_task_handler_kwargs",
-        "secrets.backend_kwargs",
-        "sentry.sentry_dsn",
-        "smtp.smtp_password",
-        "webserver.secret_key",
-        "workers.secrets_backend_kwargs",
-    }
-)
-SECRET_WORDS: Final = ("password", "secret", "token")
+# Why an option is taken for a secret: Airflow (or a provider) marks it sensitive, or only its name says so.
+Reason = Literal["marked", "named"]
+MARKED: Final = "marked"
+NAMED: Final = "named"
+
 # Airflow reads a sensitive option from `<option>_secret` (a name in the secrets backend) or `<option>_cmd` (a
 # command's output): those values say where the secret is, not what it is.
 REFERENCE_SUFFIXES: Final = ("_secret", "_cmd")
@@ -49,6 +32,9 @@ REFERENCE_SUFFIXES: Final = ("_secret", "_cmd")
 # The secrets backends' kwargs are marked sensitive because they may carry credentials; the usual ones only
 # name where secrets live (the Amazon provider's SecretsManagerBackend and SystemsManagerParameterStoreBackend).
 BACKEND_KWARGS: Final = frozenset({"secrets.backend_kwargs", "workers.secrets_backend_kwargs"})
+# Airflow 3.3 also reads each kwarg on its own from AIRFLOW__SECRETS__BACKEND_KWARG__<NAME> (and the workers'
+# SECRETS_BACKEND_KWARG__), the variable an option `secrets.backend_kwarg__<name>` becomes, and masks them all.
+BACKEND_KWARG_PREFIXES: Final = ("secrets.backend_kwarg__", "workers.secrets_backend_kwarg__")
 NON_SECRET_BACKEND_KWARGS: Final = frozenset(
     {
         "connections_prefix",
@@ -66,21 +52,34 @@ NON_SECRET_BACKEND_KWARGS: Final = frozenset(
 )
 
 
-def is_sensitive_name(key: str) -> bool:
-    """Whether an option of this name may hold a secret, whatever its value."""
+def sensitive_reason(key: str) -> Reason | None:
+    """Why an option of this name may hold a secret, whatever its value; None when it can't."""
     key = key.lower()
     for suffix in REFERENCE_SUFFIXES:
-        if key.endswith(suffix) and is_sensitive_name(key.removesuffix(suffix)):
-            return False
-    option = key.split(".", 1)[-1]
-    return key in AIRFLOW_SENSITIVE or any(word in option for word in SECRET_WORDS)
+        if key.endswith(suffix) and sensitive_reason(key.removesuffix(suffix)) is not None:
+            return None
+    if key in SENSITIVE_OPTIONS:
+        return MARKED
+    for prefix in BACKEND_KWARG_PREFIXES:
+        if key.startswith(prefix):
+            return None if key.removeprefix(prefix) in NON_SECRET_BACKEND_KWARGS else MARKED
+    # Airflow's own flag decides for the options it documents (a path like api_auth.jwt_private_key_path).
+    if key not in NOT_SENSITIVE_OPTIONS and name_says_secret(key):
+        return NAMED
+    return None
+
+
+def secret_reason(key: str, value: str) -> Reason | None:
+    """Why this option's value is taken for a secret, or None: by name, except backend kwargs naming prefixes."""
+    reason = sensitive_reason(key)
+    if reason is None or (key.lower() in BACKEND_KWARGS and _names_only(value)):
+        return None
+    return reason
 
 
 def is_sensitive(key: str, value: str) -> bool:
     """Whether this option's value is a secret: by name, except backend kwargs that only name prefixes."""
-    if not is_sensitive_name(key):
-        return False
-    return not (key.lower() in BACKEND_KWARGS and _names_only(value))
+    return secret_reason(key, value) is not None
 
 
 def _names_only(value: str) -> bool:
