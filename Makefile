@@ -79,7 +79,7 @@ test: lint typecheck unit
 
 # The migration file's JSON schema, from the pydantic models; editors read it through `#:schema`.
 schema: $(VENV)/.runtime
-	$(BIN)/python -m mwaa_migration.migration_file
+	$(BIN)/python -c 'from mwaa_migration.migration.migration_file import write_schema; write_schema()'
 
 # docs/architecture.md from the synthesized example; tests/test_diagram.py fails while it is stale.
 diagram: $(VENV)/.runtime

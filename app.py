@@ -12,8 +12,8 @@ from pathlib import Path
 # Set before aws_cdk loads: jsii reads it when its Node process starts.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
 
-from mwaa_migration.config import MigrationFileError, load_migrations
-from mwaa_migration.preflight import PreflightError, report_preflight
+from mwaa_migration.migration import MigrationFileError, load_migrations
+from mwaa_migration.preflight.workflows import PreflightError, report_preflight
 from stacks.migration_app import add_migrations, new_app
 
 

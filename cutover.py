@@ -33,11 +33,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mwaa_migration import aws_session, cutover_follow, cutover_setup
-from mwaa_migration.config import MigrationConfig, MigrationFileError, load_migration, resolve_migration_paths
+from mwaa_migration import aws_session
 from mwaa_migration.console import Progress, table
+from mwaa_migration.cutover import follow as cutover_follow
+from mwaa_migration.cutover import target as cutover_target
+from mwaa_migration.cutover.names import machine_exports, state_machine_arn
 from mwaa_migration.cutover_lambda import CUTOVER_DIR
-from mwaa_migration.cutover_plan import machine_exports, state_machine_arn
+from mwaa_migration.migration import MigrationConfig, MigrationFileError, load_migration, resolve_migration_paths
 
 assert CUTOVER_DIR.is_dir()
 import airflow_api  # noqa: E402
@@ -60,7 +62,7 @@ def _session() -> Any:
 def _migration(selector: str) -> MigrationConfig:
     paths = resolve_migration_paths(selector)
     if len(paths) != 1:
-        raise cutover_setup.SetupError(f"--migration {selector}: name one migration (a cut-over is one at a time)")
+        raise cutover_target.SetupError(f"--migration {selector}: name one migration (a cut-over is one at a time)")
     return load_migration(paths[0])
 
 
@@ -75,7 +77,7 @@ def _import_dag_conf(args: argparse.Namespace, export_id: str, *, metadata: bool
     return conf
 
 
-def _run_import_dag(target: cutover_setup.Target, conf: dict[str, Any], progress: Progress) -> str:
+def _run_import_dag(target: cutover_target.Target, conf: dict[str, Any], progress: Progress) -> str:
     run_id = dag_runs.run_id_for(json.dumps(conf, sort_keys=True))
     return dag_runs.run_to_completion(
         target.transport,
@@ -89,11 +91,11 @@ def _run_import_dag(target: cutover_setup.Target, conf: dict[str, Any], progress
 
 def command_import(args: argparse.Namespace, migration: MigrationConfig, progress: Progress) -> int:
     # Checked before anything is read or called: a typo must not cost a connection attempt's retries.
-    runs_since = cutover_setup.parse_day(args.runs_since, "--runs-since") if args.runs_since else None
+    runs_since = cutover_target.parse_day(args.runs_since, "--runs-since") if args.runs_since else None
     session = _session()
-    source = cutover_setup.open_archive(migration, args.archive, session=session)
+    source = cutover_target.open_archive(migration, args.archive, session=session)
     manifest = archive.read_manifest(source)
-    target = cutover_setup.target(
+    target = cutover_target.target(
         migration, environment=args.environment, airflow_url=args.airflow_url, session=session
     )
     export_id = str(manifest["export_id"])
@@ -134,16 +136,16 @@ def _print_import_result(result: Any) -> bool:
 
 def command_verify(args: argparse.Namespace, migration: MigrationConfig, progress: Progress) -> int:
     session = _session()
-    source = cutover_setup.open_archive(migration, args.archive, session=session)
+    source = cutover_target.open_archive(migration, args.archive, session=session)
     manifest = archive.read_manifest(source)
-    target = cutover_setup.target(
+    target = cutover_target.target(
         migration, environment=args.environment, airflow_url=args.airflow_url, session=session
     )
     report = verify.verify_import(
         transport=target.transport, archive=source, manifest=manifest, progress=progress.update
     )
     progress.close()
-    location = cutover_setup.save_report(migration, source, report, local_dir=Path.cwd())
+    location = cutover_target.save_report(migration, source, report, local_dir=Path.cwd())
     print(cutover_follow.report_table(report))
     print(f"report: {location}")
     return 0 if report["ok"] else 1
@@ -152,7 +154,7 @@ def command_verify(args: argparse.Namespace, migration: MigrationConfig, progres
 def _machine(migration: MigrationConfig, session: Any) -> tuple[Any, str]:
     region = session.region_name
     if not region:
-        raise cutover_setup.SetupError("no AWS region: set AWS_REGION to the region the migration's stacks are in")
+        raise cutover_target.SetupError("no AWS region: set AWS_REGION to the region the migration's stacks are in")
     account = session.client("sts").get_caller_identity()["Account"]
     return session.client("stepfunctions"), state_machine_arn(migration.name, region=region, account=account)
 
@@ -197,7 +199,7 @@ def command_status(args: argparse.Namespace, migration: MigrationConfig, progres
     sfn, machine = _machine(migration, session)
     execution = cutover_follow.running_execution(sfn, machine) or cutover_follow.latest_execution(sfn, machine)
     if execution is None:
-        raise cutover_setup.SetupError(f"{machine} has no execution yet: start one with `cutover.py run`")
+        raise cutover_target.SetupError(f"{machine} has no execution yet: start one with `cutover.py run`")
     progress.message(f"following {execution.rsplit(':', 1)[-1]}")
     return _finish(session, cutover_follow.follow(sfn, execution, progress=progress))
 
@@ -235,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress()
     try:
         if getattr(args, "airflow_url", None):
-            cutover_setup.check_url(args.airflow_url)
+            cutover_target.check_url(args.airflow_url)
         migration = _migration(args.migration)
         commands_by_name = {
             "import": command_import,
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {text}", file=sys.stderr)
         return 2
     except (
-        cutover_setup.SetupError,
+        cutover_target.SetupError,
         archive.ArchiveError,
         cutover_input.InputError,
         cutover_follow.FollowError,

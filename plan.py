@@ -17,11 +17,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mwaa_migration import snapshot
 from mwaa_migration.clone_lambda import clone_rules, mwaa_limits, source_check
-from mwaa_migration.clone_overrides import clone_overrides
-from mwaa_migration.config import MigrationConfig, MigrationFileError, load_migration, resolve_migration_paths
-from mwaa_migration.environment_plan import EnvironmentPlan
+from mwaa_migration.environment.clone_overrides import clone_overrides
+from mwaa_migration.environment.plan_types import EnvironmentPlan
+from mwaa_migration.migration import (
+    MigrationConfig,
+    MigrationFileError,
+    load_migration,
+    resolve_migration_paths,
+    snapshot,
+)
 
 CREATED = "created-by-the-stack"
 WRITTEN = "written-by-the-deployment"

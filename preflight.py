@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mwaa_migration.config import MigrationFileError, load_migrations
-from mwaa_migration.preflight import PreflightError, report_preflight
+from mwaa_migration.migration import MigrationFileError, load_migrations
+from mwaa_migration.preflight.workflows import PreflightError, report_preflight
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mwaa_migration import aws_session, snapshot
+from mwaa_migration import aws_session
 from mwaa_migration.clone_lambda import sensitive_options
-from mwaa_migration.config import MigrationFileError, resolve_migration_paths
+from mwaa_migration.migration import MigrationFileError, resolve_migration_paths, snapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_mwaa import MWAAClient

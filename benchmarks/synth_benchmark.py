@@ -28,8 +28,8 @@ app.synth()
 MIGRATIONS_APP = """
 import sys
 from pathlib import Path
-from mwaa_migration.config import load_migration
-from mwaa_migration.preflight import report_preflight
+from mwaa_migration.migration import load_migration
+from mwaa_migration.preflight.workflows import report_preflight
 from stacks.migration_app import add_migrations, new_app
 app = new_app()
 migrations = [load_migration(Path(p)) for p in sys.argv[1:]]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aws_cdk import Aws, CfnRule, CfnRuleAssertion, Fn, Stack
 
-from mwaa_migration.environment_plan import DeployRule
+from mwaa_migration.environment.plan_types import DeployRule
 
 
 def add_deploy_rules(stack: Stack, rules: Sequence[DeployRule]) -> None:

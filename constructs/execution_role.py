@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.acknowledgments import acknowledge_wildcard_resource
-from mwaa_migration.secrets_access import SecretReads
+from mwaa_migration.environment.secrets_access import SecretReads
 
 # Read-only S3 calls MWAA makes on its source bucket: the guide's GetObject*/GetBucket*/List*, spelled out.
 SOURCE_BUCKET_READ_ACTIONS = (

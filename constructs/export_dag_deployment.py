@@ -16,7 +16,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
 from constructs.provider_handler import provider_handler
-from mwaa_migration.environment_plan import EXPORT_DAG_NAME
+from mwaa_migration.environment.environment_plan import EXPORT_DAG_NAME
 
 MIGRATION_DAGS_DIR = Path(__file__).resolve().parent.parent / "migration_dags"
 EXPORT_DAG_DEPLOY_DIR = Path(__file__).resolve().parent.parent / "lambda" / "deploy_export_dag"

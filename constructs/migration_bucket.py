@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 from constructs.secure_bucket import Expiry, SecureBucket, access_logs_bucket
-from mwaa_migration.cutover_plan import bucket_name
+from mwaa_migration.cutover.names import bucket_name
 
 
 class MigrationBucket(Construct):

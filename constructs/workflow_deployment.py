@@ -15,7 +15,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, IDependable
 from constructs.acknowledgments import acknowledge_wildcard_resource
 from constructs.provider_handler import provider_handler
-from mwaa_migration.config import DeployedFile
+from mwaa_migration.migration import DeployedFile
 from mwaa_migration.plugins_zip import WORKFLOW_EXCLUDES, build_plugins_zip
 
 WORKFLOW_DEPLOY_DIR = Path(__file__).resolve().parent.parent / "lambda" / "deploy_workflows"

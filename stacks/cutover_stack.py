@@ -20,8 +20,8 @@ from constructs.cutover_function import CutoverFunction, cutover_code
 from constructs.migration_bucket import migration_bucket_name
 from constructs.provider_handler import LOG_RETENTION
 from mwaa_migration.airflow_versions import airflow_major
-from mwaa_migration.config import MigrationConfig
-from mwaa_migration.cutover_plan import machine_exports, state_machine_name
+from mwaa_migration.cutover.names import machine_exports, state_machine_name
+from mwaa_migration.migration import MigrationConfig
 
 STEP_TIMEOUT = Duration.minutes(5)
 LONG_STEP_TIMEOUT = Duration.minutes(15)

@@ -11,7 +11,7 @@ from typing import Any
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
-from mwaa_migration.config import MigrationConfig
+from mwaa_migration.migration import MigrationConfig
 from stacks.cutover_stack import CutoverStack
 from stacks.migration_bucket_stack import MigrationBucketStack
 from stacks.new_environment_stack import NewEnvironmentStack

@@ -12,8 +12,8 @@ from constructs.deploy_rules import add_deploy_rules
 from constructs.export_dag_deployment import EXPORT_DAG, MigrationDagDeployment
 from constructs.export_write_access import ExportWriteAccess
 from constructs.migration_bucket import MigrationBucket
-from mwaa_migration.config import MigrationConfig
-from mwaa_migration.environment_plan import account_rules
+from mwaa_migration.environment.environment_plan import account_rules
+from mwaa_migration.migration import MigrationConfig
 
 
 class MigrationBucketStack(Stack):

@@ -22,9 +22,9 @@ from constructs.secure_bucket import SecureBucket, access_logs_bucket
 from constructs.source_check import SourceCheck
 from constructs.workflow_deployment import WorkflowDeployment
 from mwaa_migration.airflow_versions import airflow_major
-from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES
-from mwaa_migration.config import LOG_MODULES, MigrationConfig, TargetConfig
-from mwaa_migration.environment_plan import EnvironmentPlan
+from mwaa_migration.environment.clone_overrides import LOG_MODULE_PROPERTIES, LOG_MODULES
+from mwaa_migration.environment.plan_types import EnvironmentPlan
+from mwaa_migration.migration import MigrationConfig, TargetConfig
 
 
 class NewEnvironmentStack(Stack):

@@ -11,7 +11,7 @@ from typing import Any
 from aws_cdk import Stack, cx_api
 
 from constructs import IConstruct
-from mwaa_migration.config import load_migration, resolve_migration_paths
+from mwaa_migration.migration import load_migration, resolve_migration_paths
 from stacks.migration_app import MigrationStacks, add_migrations, new_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

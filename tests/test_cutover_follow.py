@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mwaa_migration import cutover_follow
 from mwaa_migration.console import Progress
+from mwaa_migration.cutover import follow as cutover_follow
 
 MACHINE = "arn:aws:states:us-east-1:111122223333:stateMachine:mwaa-migration-example-cutover"
 EXECUTION = "arn:aws:states:us-east-1:111122223333:execution:mwaa-migration-example-cutover:cutover-20261128T160000Z"

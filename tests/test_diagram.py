@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from mwaa_migration.diagram import ARCHITECTURE_MD, DIAGRAM_MIGRATION, REGENERATE, definition_of, mode_states, render
+from mwaa_migration.diagram.architecture import (
+    ARCHITECTURE_MD,
+    DIAGRAM_MIGRATION,
+    REGENERATE,
+    definition_of,
+    mode_states,
+    render,
+)
 from tests.synth_app import SynthesizedApp
 
 MERMAID_BLOCK = re.compile(r"```mermaid\n(.*?)\n```", re.DOTALL)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mwaa_migration.airflow_versions import MWAA_TARGET_VERSIONS
-from mwaa_migration.config import (
+from mwaa_migration.migration import (
     MIGRATIONS_DIR,
     MigrationConfig,
     MigrationFileError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from mwaa_migration.migration_file import SCHEMA_FILE, render_schema
+from mwaa_migration.migration.migration_file import SCHEMA_FILE, render_schema
 from tests.synth_app import REPO_ROOT, migration_paths
 
 SCHEMA = json.loads(SCHEMA_FILE.read_text())

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from mwaa_migration.cutover_plan import bucket_name
+from mwaa_migration.cutover.names import bucket_name
 from tests.mwaa_standin import ACCOUNT, DENIED, AwsStandIn, Request
 from tests.synthetic_archive import bulk_entities, write_archive
 

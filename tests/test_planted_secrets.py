@@ -19,7 +19,7 @@ from sensitive_options import MASKED
 from sensitive_table import SENSITIVE_OPTIONS
 
 import snapshot as snapshot_command
-from mwaa_migration.config import MigrationFileError, load_migration
+from mwaa_migration.migration import MigrationFileError, load_migration
 from stacks.migration_app import add_migrations, new_app
 from tests.synth_app import resources_of_type
 from tests.test_source_check import get_environment_response

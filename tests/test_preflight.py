@@ -15,21 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from mwaa_migration import preflight
 from mwaa_migration.airflow_versions import (
     airflow_major,
     constraints_url,
     mwaa_python_version,
 )
 from mwaa_migration.plugins_zip import build_plugins_zip
-from mwaa_migration.preflight import (
+from mwaa_migration.preflight import workflows as preflight
+from mwaa_migration.preflight.context import REMOVED_CONTEXT_KEYS, REPLACEMENTS, template_variables
+from mwaa_migration.preflight.workflows import (
     Finding,
     RuffNotFoundError,
     check_dags,
     check_plugins,
     check_requirements,
 )
-from mwaa_migration.preflight_context import REMOVED_CONTEXT_KEYS, REPLACEMENTS, template_variables
 from tests.synth_app import EXAMPLE_WORKFLOWS, REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "workflows"
@@ -369,7 +369,7 @@ def test_plugin_ruff_failure_is_an_exception(monkeypatch: pytest.MonkeyPatch) ->
 
 BREAKAGES = FIXTURES / "airflow3_breakages"
 
-# What the derivation in preflight_context compares, read from the two releases the tests install:
+# What the derivation in mwaa_migration.preflight.context compares, read from the two releases the tests install:
 # apache-airflow 2.10.3's KNOWN_CONTEXT_KEYS, and the task SDK's `Context` that apache-airflow-core 3.0.6 pairs with.
 READ_CONTEXT_KEYS = {
     "2.10.3": "from airflow.utils.context import KNOWN_CONTEXT_KEYS as keys",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mwaa_migration.secrets_access import PARAMETER_STORE, SECRETS_MANAGER, SecretReads, secret_reads
+from mwaa_migration.environment.secrets_access import PARAMETER_STORE, SECRETS_MANAGER, SecretReads, secret_reads
 
 
 def reads(backend: str, kwargs: object = None, key: str = "secrets") -> tuple[list[SecretReads], list[str]]:

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 import snapshot as snapshot_command
-from mwaa_migration.config import MigrationFileError, load_migration
+from mwaa_migration.migration import MigrationFileError, load_migration
 from tests.test_source_check import SECRET, get_environment_response
 
 MIGRATION = """\

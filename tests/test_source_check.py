@@ -24,7 +24,7 @@ from sensitive_options import MASKED
 from source_check import SourceCheckFailed, fingerprints
 
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
-from mwaa_migration.snapshot import snapshot_document
+from mwaa_migration.migration.snapshot import snapshot_document
 from tests.clone_fixtures import GET_ENVIRONMENT_DIR, GET_ENVIRONMENT_OUTPUT_SHAPE, get_environment_document
 
 if TYPE_CHECKING:

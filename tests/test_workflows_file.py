@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mwaa_migration import preflight as preflight_checks
-from mwaa_migration.config import MigrationFileError, WorkflowsConfig, load_migration, load_migrations
+from mwaa_migration.migration import MigrationFileError, WorkflowsConfig, load_migration, load_migrations
+from mwaa_migration.preflight import workflows as preflight_checks
 from preflight import main as preflight_main
 from tests.clone_fixtures import write_source_snapshot
 from tests.synth_app import EXAMPLE_WORKFLOWS, REPO_ROOT

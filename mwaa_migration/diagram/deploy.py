@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from mwaa_migration.diagram_mermaid import Flowchart, node_id
-from mwaa_migration.diagram_model import Model, as_list, environment_node, flat, readable, references, verbs
+from mwaa_migration.diagram.mermaid import Flowchart, node_id
+from mwaa_migration.diagram.model import Model, as_list, environment_node, flat, readable, references, verbs
 
 _SHAPES = {"AWS::S3::Bucket": "cylinder", "AWS::MWAA::Environment": "hexagon"}
 

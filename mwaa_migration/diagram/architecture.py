@@ -13,14 +13,14 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mwaa_migration.diagram_deploy import deploy_diagram
-from mwaa_migration.diagram_flow import data_flow_diagram
-from mwaa_migration.diagram_model import Template, build_model, definition_of, flat
-from mwaa_migration.diagram_states import mode_states, mode_variable, state_diagram
+from mwaa_migration.diagram.deploy import deploy_diagram
+from mwaa_migration.diagram.flow import data_flow_diagram
+from mwaa_migration.diagram.model import Template, build_model, definition_of, flat
+from mwaa_migration.diagram.states import mode_states, mode_variable, state_diagram
 
 __all__ = ["ARCHITECTURE_MD", "DIAGRAM_MIGRATION", "REGENERATE", "definition_of", "mode_states", "render"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ARCHITECTURE_MD = REPO_ROOT / "docs" / "architecture.md"
 DIAGRAM_MIGRATION = "example"
 REGENERATE = "make diagram"
@@ -87,7 +87,7 @@ def synthesize_templates(migration: str = DIAGRAM_MIGRATION) -> dict[str, Templa
     """One migration's templates by stack name, synthesized offline into a throwaway folder (as the tests do)."""
     # jsii reads this when its Node process starts, so before aws_cdk loads (app.py does the same).
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
-    from mwaa_migration.config import load_migrations
+    from mwaa_migration.migration import load_migrations
     from stacks.migration_app import add_migrations, new_app
 
     with tempfile.TemporaryDirectory() as outdir:
@@ -107,7 +107,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.write_text(render(synthesize_templates()))
     print(f"wrote {target}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

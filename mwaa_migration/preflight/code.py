@@ -12,14 +12,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mwaa_migration.airflow_versions import airflow_major
-from mwaa_migration.preflight_context import (
+from mwaa_migration.preflight.context import (
     REMOVED_CONTEXT_KEYS,
     lookup_advice,
     parameter_advice,
     template_advice,
     template_variables,
 )
-from mwaa_migration.preflight_findings import Checked, Finding, Severity
+from mwaa_migration.preflight.findings import Checked, Finding, Severity
 
 _REMOVED = frozenset(REMOVED_CONTEXT_KEYS)
 # Both spellings Airflow 2 had; 2.x kept subdag_operator as a deprecated alias of subdag.

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mwaa_migration.diagram_mermaid import node_id
+from mwaa_migration.diagram.mermaid import node_id
 
 Template = Mapping[str, Any]
 

@@ -1,8 +1,9 @@
 """The migration files: which ones a synth or a command selects, each read once into its frozen configuration.
 
-A file is checked as a whole before any construct is built (mwaa_migration.migration_reader: every problem named
-by its key path with the allowed values), its source snapshot read, and the new environment planned from it, so
-a file that loads is one the app can build. Nothing here touches AWS.
+A file is checked as a whole before any construct is built (migration_reader: every problem named by its key path
+with the allowed values), its source snapshot read, and the new environment planned from it
+(mwaa_migration.environment.environment_plan), so a file that loads is one the app can build. Nothing here
+touches AWS.
 """
 
 from __future__ import annotations
@@ -14,39 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mwaa_migration.clone_lambda import clone_rules
-from mwaa_migration.environment_plan import plan_environment
-from mwaa_migration.migration_config import (
-    DEFAULT_S3_PATHS,
-    LOG_MODULES,
-    MIGRATIONS_DIR,
-    DeployedFile,
-    MigrationBucketConfig,
-    MigrationConfig,
-    MigrationFileError,
-    NetworkConfig,
-    SourceConfig,
-    TargetConfig,
-    WorkflowsConfig,
-)
-from mwaa_migration.migration_reader import parse_migration
-
-__all__ = [
-    "DEFAULT_S3_PATHS",
-    "LOG_MODULES",
-    "MIGRATIONS_DIR",
-    "DeployedFile",
-    "MigrationBucketConfig",
-    "MigrationConfig",
-    "MigrationFileError",
-    "NetworkConfig",
-    "SourceConfig",
-    "TargetConfig",
-    "WorkflowsConfig",
-    "load_migration",
-    "load_migrations",
-    "parse_migration",
-    "resolve_migration_paths",
-]
+from mwaa_migration.environment.environment_plan import plan_environment
+from mwaa_migration.migration.migration_config import MIGRATIONS_DIR, MigrationConfig, MigrationFileError
+from mwaa_migration.migration.migration_reader import parse_migration
 
 DEFAULT_MIGRATION = "example"
 

@@ -5,13 +5,16 @@ Pure (no aws_cdk import), so plan.py can build exactly what the stack sends the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mwaa_migration.clone_lambda import mwaa_limits
-from mwaa_migration.migration_config import LOG_MODULES, TargetConfig
+
+if TYPE_CHECKING:
+    from mwaa_migration.migration.migration_config import TargetConfig
 
 MARKER_TAG = "mwaa-migration"
-# The migration file's logging module names and the API's, both listed in the same order.
+# The migration file's logging module names (the keys of [target.logging]) and the API's, in the same order.
+LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 LOG_MODULE_PROPERTIES = dict(zip(LOG_MODULES, mwaa_limits.LOG_MODULES, strict=True))
 
 

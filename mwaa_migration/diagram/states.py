@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from mwaa_migration.diagram_mermaid import Flowchart, node_id
+from mwaa_migration.diagram.mermaid import Flowchart, node_id
 
 # The order an operator runs the modes in; modes the machine adds come after.
 _MODE_ORDER = ("rehearsal", "cutover", "rollback")

@@ -6,51 +6,23 @@ CreateEnvironment types it; the stack writes them as they are, and plan.py expla
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mwaa_migration.clone_lambda import clone_rules, mwaa_limits, source_check
-from mwaa_migration.clone_overrides import LOG_MODULE_PROPERTIES, clone_overrides, marker_tags, module_logging
-from mwaa_migration.secrets_access import SecretReads, secret_reads
+from mwaa_migration.environment.clone_overrides import (
+    LOG_MODULE_PROPERTIES,
+    clone_overrides,
+    marker_tags,
+    module_logging,
+)
+from mwaa_migration.environment.plan_types import DeployRule, EnvironmentPlan, ExportDagTarget
+from mwaa_migration.environment.secrets_access import secret_reads
 
 if TYPE_CHECKING:
-    from mwaa_migration.migration_config import MigrationConfig, TargetConfig
+    from mwaa_migration.migration.migration_config import MigrationConfig, TargetConfig
 
 SCALAR_SETTINGS = ("EnvironmentClass", *mwaa_limits.SIZING_FIELDS, "WebserverAccessMode", "EndpointManagement")
-
-
-@dataclass(frozen=True)
-class DeployRule:
-    """What CloudFormation must check before it creates anything: the stack is region- and account-agnostic."""
-
-    pseudo: str  # AWS::Region or AWS::AccountId
-    value: str
-    equal: bool  # must equal, or must differ
-    why: str
-
-
-@dataclass(frozen=True)
-class ExportDagTarget:
-    """Where the export DAG goes in the old environment: its source bucket and DAG folder, from the snapshot."""
-
-    bucket: str
-    key: str
-
-
 EXPORT_DAG_NAME = "mwaa_migration_export.py"
-
-
-@dataclass(frozen=True)
-class EnvironmentPlan:
-    # CreateEnvironment field names; no name, version, role, bucket, paths or versions (the stack's own).
-    settings: Mapping[str, Any]
-    warnings: tuple[str, ...]
-    # What the execution role reads for the configured secrets backend(s).
-    secret_reads: tuple[SecretReads, ...] = ()
-    # MWAA source: what the deploy-time source check compares with the live environment.
-    fingerprints: Mapping[str, str] | None = field(default=None)
-    deploy_rules: tuple[DeployRule, ...] = ()
-    export_dag: ExportDagTarget | None = None
 
 
 def plan_environment(migration: MigrationConfig) -> EnvironmentPlan:

@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.config import Config
 
+from mwaa_migration.cutover.names import bucket_name
 from mwaa_migration.cutover_lambda import CUTOVER_DIR
-from mwaa_migration.cutover_plan import bucket_name
-from mwaa_migration.migration_config import MigrationConfig
+from mwaa_migration.migration import MigrationConfig
 
 assert CUTOVER_DIR.is_dir()
 import airflow_api  # noqa: E402

@@ -20,7 +20,7 @@ from packaging.utils import (
 )
 
 from mwaa_migration.airflow_versions import constraints_url, mwaa_python_version
-from mwaa_migration.preflight_findings import Finding, sorted_findings
+from mwaa_migration.preflight.findings import Finding, sorted_findings
 
 # pip drops a comment that starts a line or follows whitespace; a `#` inside a URL (`#egg=`) is kept.
 _COMMENT = re.compile(r"(^|\s+)#.*$")

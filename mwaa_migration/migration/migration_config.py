@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from mwaa_migration.environment_plan import EnvironmentPlan
+from mwaa_migration.environment.plan_types import EnvironmentPlan
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Where a deployed file goes in the source bucket when the file doesn't name the target path.
 DEFAULT_S3_PATHS = {
     "requirements": "requirements.txt",

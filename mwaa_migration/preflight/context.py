@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mwaa_migration.preflight_findings import Finding
+from mwaa_migration.preflight.findings import Finding
 
 # Keys of Airflow 2.10.3's task context that Airflow 3's context no longer has. Derived (not remembered) by
 # comparing two releases' own definitions:

@@ -1,11 +1,11 @@
 """The migration file's schema as pydantic models: strict types, unknown keys forbidden.
 
-Each constrained value is checked by a validator that raises the message the user reads (config.py adds the
-key path), so pydantic's own wording never reaches them. Problems that belong to an entry of a map or to a whole
-table (what a source kind requires, a network's security group or VPC) go to the validation context, so they are
-reported together with the field problems, all at once. The same models give `migration.schema.json`, which
-editors use to validate and complete the file. Checks across tables stay in config.py, on the validated model.
-"""
+Each constrained value is checked by a validator that raises the message the user reads (migration_reader adds
+the key path), so pydantic's own wording never reaches them. Problems that belong to an entry of a map or to a
+whole table (what a source kind requires, a network's security group or VPC) go to the validation context, so they
+are reported together with the field problems, all at once. The same models give `migration.schema.json`, which
+editors use to validate and complete the file. Checks across tables stay in migration_reader, on the validated
+model."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ S3_RELATIVE_PATH_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
 POLICY_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::(\d{12}|aws):policy/[a-zA-Z_0-9+=,.@\-/]+$")
 OPTION_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9._]*[a-z0-9_]$")
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "migration.schema.json"
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "migration.schema.json"
 NAME_RULE = "1 to 80 characters matching ^[a-zA-Z][0-9a-zA-Z_-]*$"
 ROLE_ARN_RULE = "an IAM role ARN such as arn:aws:iam::111122223333:role/service-role/my-role"
 KMS_KEY_RULE = (
@@ -63,7 +63,7 @@ def problem(message: str, key: str = "") -> PydanticCustomError:
 
 
 def add_problem(info: ValidationInfo, path: str, message: str) -> None:
-    """A problem found while validating a table, reported with the field problems (config.py collects them)."""
+    """A problem found while validating a table, reported with the field problems (migration_reader collects them)."""
     if isinstance(info.context, dict):
         info.context.setdefault("problems", []).append(f"{path}: {message}")
 
@@ -373,7 +373,7 @@ class MigrationBucket(Table):
 
 
 def _local(kind: str) -> Any:
-    # Absolute paths pass here so that config.py can say why they are refused.
+    # Absolute paths pass here so that migration_reader can say why they are refused.
     return _text(f"a path to {kind}, relative to the migration file", pattern=re.compile(r"^[^\x00]+$"))
 
 
@@ -449,6 +449,6 @@ def render_schema() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
 
-if __name__ == "__main__":
-    # `make schema` writes the committed file from the models; a test checks it is current.
+def write_schema() -> None:
+    """`make schema`: the committed file from the models; a test checks it is current."""
     SCHEMA_FILE.write_text(render_schema(), encoding="utf-8")

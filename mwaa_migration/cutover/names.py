@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from mwaa_migration.airflow_versions import version_key
-from mwaa_migration.migration_config import MigrationConfig
+from mwaa_migration.migration import MigrationConfig
 
 # MWAA serves Airflow's REST API through InvokeRestApi from this version on.
 REST_API_SINCE = "2.4.3"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from mwaa_migration.diagram_mermaid import Flowchart, node_id
-from mwaa_migration.diagram_model import Model, as_list, flat, references, verbs
+from mwaa_migration.diagram.mermaid import Flowchart, node_id
+from mwaa_migration.diagram.model import Model, as_list, flat, references, verbs
 
 
 def data_flow_diagram(model: Model) -> str:

@@ -4,7 +4,7 @@ Guide step 2 by hand was: test in the local runner, fix the `--constraint` URL, 
 plugins, rewrite what Airflow 3 removed. These checks catch the same mistakes before anything reaches S3. They
 only read files: user code is parsed, never imported, DAGs and plugins go through the `ruff` executable's Airflow 3
 rules, and nothing uses the network. This module runs ruff and puts the checks together; the checks themselves
-are in preflight_requirements, preflight_code (DAG and plugin code) and preflight_plugins.
+are in the modules beside this one: requirements, code (DAG and plugin code), context and plugins.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mwaa_migration.airflow_versions import airflow_major, mwaa_python_version
-from mwaa_migration.config import MigrationConfig
-from mwaa_migration.preflight_code import check_code
-from mwaa_migration.preflight_context import TEMPLATE_SUFFIXES, check_template_file
-from mwaa_migration.preflight_files import files_with_suffixes, parse_python, python_files
-from mwaa_migration.preflight_findings import Checked, Finding, Severity, sorted_findings
-from mwaa_migration.preflight_plugins import PluginFile, check_plugin_contents, read_plugins
-from mwaa_migration.preflight_requirements import check_requirements
+from mwaa_migration.migration import MigrationConfig
+from mwaa_migration.preflight.code import check_code
+from mwaa_migration.preflight.context import TEMPLATE_SUFFIXES, check_template_file
+from mwaa_migration.preflight.files import files_with_suffixes, parse_python, python_files
+from mwaa_migration.preflight.findings import Checked, Finding, Severity, sorted_findings
+from mwaa_migration.preflight.plugins import PluginFile, check_plugin_contents, read_plugins
+from mwaa_migration.preflight.requirements import check_requirements
 
 __all__ = [
     "Finding",
@@ -173,7 +173,7 @@ def _air_rules(airflow_version: str) -> list[str]:
 def check_dags(dag_folder: Path, airflow_version: str) -> list[Finding]:
     """Syntax errors for every target (for the Python MWAA runs), and for a 3.x target ruff's Airflow 3 rules:
     AIR301/AIR302 (removed or moved to a provider) are errors, AIR311/AIR312 (deprecated) warnings. Then the
-    checks of preflight_code on each file, and removed template variables in template files (.sql, .sh, ...).
+    checks of the code module on each file, and removed template variables in template files (.sql, .sh, ...).
 
     Raises FileNotFoundError for a missing folder, ValueError for a version MWAA doesn't offer,
     RuffNotFoundError without ruff, RuntimeError if ruff fails.
@@ -239,7 +239,7 @@ def _ruff_plugins(files: list[PluginFile], plugins: Path, airflow_version: str) 
 
 def check_plugins(plugins: Path, airflow_version: str) -> list[Finding]:
     """Custom operators, hooks and sensors (every target), and for a 3.x target Airflow 2 UI parts, ruff's
-    Airflow 3 rules and the checks of preflight_code, in a plugins folder or plugins.zip (parsed, not run).
+    Airflow 3 rules and the checks of the code module, in a plugins folder or plugins.zip (parsed, not run).
 
     Raises FileNotFoundError if `plugins` is missing, ValueError for a version MWAA doesn't offer,
     RuffNotFoundError without ruff, RuntimeError if ruff fails.

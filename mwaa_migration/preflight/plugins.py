@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mwaa_migration.airflow_versions import airflow_major
-from mwaa_migration.preflight_files import parse_python, python_files
-from mwaa_migration.preflight_findings import Checked, Finding
+from mwaa_migration.preflight.files import parse_python, python_files
+from mwaa_migration.preflight.findings import Checked, Finding
 
 
 @dataclass(frozen=True)
