@@ -19,10 +19,11 @@ from constructs import Construct
 
 POLL = Duration.seconds(60)
 INPUT = {"input.$": "$.input"}
+THROTTLED = "Lambda.TooManyRequestsException"
 
 
 def _task(scope: Construct, name: str, function: lambda_.IFunction, payload: Mapping[str, Any], result: str) -> Any:
-    return tasks.LambdaInvoke(
+    task = tasks.LambdaInvoke(
         scope,
         name,
         lambda_function=function,
@@ -31,6 +32,10 @@ def _task(scope: Construct, name: str, function: lambda_.IFunction, payload: Map
         payload_response_only=True,
         result_path=result,
     )
+    # Throttling (the account's concurrency, shared with everything else in it) is not among CDK's default
+    # service-exception retries; without this a busy account would fail a cut-over halfway.
+    task.add_retry(errors=[THROTTLED], interval=Duration.seconds(2), backoff_rate=2, max_attempts=6)
+    return task
 
 
 def _done(path: str) -> sfn.Condition:

@@ -42,8 +42,9 @@ class EnvironmentRuntime:
         self._started = time.monotonic()
 
     def _mwaa(self, region: str | None) -> Any:
-        # MwaaTransport retries itself, with backoff that knows Airflow's answers: botocore's own retries off.
-        return boto3.client("mwaa", region_name=region or None, config=Config(retries={"max_attempts": 1}))
+        # MwaaTransport retries itself, with backoff that knows Airflow's answers: botocore's own retries off. Its
+        # `max_attempts` counts retries after the first call; `total_max_attempts` counts calls: one, no retry.
+        return boto3.client("mwaa", region_name=region or None, config=Config(retries={"total_max_attempts": 1}))
 
     def old(self) -> Transport:
         return MwaaTransport(
