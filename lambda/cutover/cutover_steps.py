@@ -17,6 +17,7 @@ from typing import Any
 
 import freeze as freezing
 import pause_states
+from airflow_api import ApiError, Transport
 from cutover_input import machine_export_id, parse_time, validate
 from dag_pausing import LISTED
 from import_steps import delete_secrets, import_slice, verify
@@ -33,13 +34,60 @@ class EnvironmentNotAvailableError(Exception):
     """The new environment is not AVAILABLE: nothing is imported into it, nothing is frozen for it."""
 
 
+class OldEnvironmentUnreachableError(Exception):
+    """The old environment doesn't answer InvokeRestApi (an older environment needs an update first, or the role or
+    the environment is at fault); found in the first state, before anything is recorded, paused or exported."""
+
+
+class NewEnvironmentUnreachableError(Exception):
+    """The new environment is AVAILABLE but doesn't answer InvokeRestApi; found before anything changed."""
+
+
 class DrainRefusedError(Exception):
     """Runs still busy on the old environment after the drain's timeout, without force; names the DAGs."""
 
 
+def _refusal(transport: Transport) -> ApiError | None:
+    """One cheap read (the first DAG) through the transport: the error it answers with, None when it answers."""
+    try:
+        transport.request("GET", "/dags", query={"limit": 1})
+    except ApiError as error:
+        return error
+    return None
+
+
+def _check_reachable(runtime: Runtime, mode: str) -> None:
+    """The old environment (where the machine reaches it: any mode, since rollback restores it) and, for a rehearsal
+    or a cut-over, the new one answer InvokeRestApi as Viewer. Otherwise the execution would fail after it changed
+    something: a cut-over with the old environment frozen, a rollback with the new one paused."""
+    if not runtime.operator_export:
+        error = _refusal(runtime.old())
+        if error is not None:
+            name = runtime.old_environment
+            raise OldEnvironmentUnreachableError(
+                f"the old environment {name} doesn't answer MWAA's InvokeRestApi ({error}); nothing was changed on "
+                "either environment. If the error says to update the environment (older environments need one "
+                f"update before InvokeRestApi works), update it with its current settings (`aws mwaa "
+                f"update-environment --name {name}`), wait until it is AVAILABLE and start the {mode} again. "
+                f"Otherwise check that the guard function's role may call airflow:InvokeRestApi on role/{name}/Viewer "
+                "and that the environment is AVAILABLE"
+            )
+    if mode in ("rehearsal", "cutover"):
+        error = _refusal(runtime.new())
+        if error is not None:
+            name = runtime.new_environment
+            raise NewEnvironmentUnreachableError(
+                f"the new environment {name} doesn't answer MWAA's InvokeRestApi ({error}); nothing was changed on "
+                f"either environment. Check that the guard function's role may call airflow:InvokeRestApi on "
+                f"role/{name}/Viewer, then start the {mode} again"
+            )
+
+
 def guard(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
-    """First state: checks the input, refuses to overlap another execution, and (for a rehearsal or a cut-over)
-    a new environment that isn't AVAILABLE. Returns the state every later step reads: {"input": {...}}."""
+    """First state: checks the input, refuses to overlap another execution and (for a rehearsal or a cut-over) a
+    new environment that isn't AVAILABLE, and reads one DAG on each environment the execution will reach, so one
+    that doesn't answer InvokeRestApi stops it before anything changed. Returns the state every later step reads:
+    {"input": {...}}."""
     values = validate(event.get("execution"), operator_export=runtime.operator_export)
     others: list[str] = []
     paginator = runtime.sfn().get_paginator("list_executions")
@@ -58,6 +106,7 @@ def guard(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
                 f"the new environment {runtime.new_environment} is {status}, not AVAILABLE: start the {mode} "
                 "again once it is"
             )
+    _check_reachable(runtime, mode)
     started = parse_time(event["started_at"])
     export_id = values["export_id"]
     if mode != "rollback" and not runtime.operator_export:
