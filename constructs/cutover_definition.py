@@ -2,7 +2,8 @@
 machine can reach the old environment (an MWAA source on Airflow 2.4.3 or later) and on the target's major version.
 
 State: {"input": the guard's checked input, then one key per step with that step's latest result}. Loops are a
-Choice on the step's `done` (or the drain's `verdict`) and a Wait; a step's failure is its Lambda error, by name.
+Choice on the step's `done` (or the drain's `verdict`) and a Wait, or, for the steps that work in slices until a
+deadline (the REST import, unpause, rollback), a Choice alone; a step's failure is its Lambda error, by name.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from constructs import Construct
 POLL = Duration.seconds(60)
 INPUT = {"input.$": "$.input"}
 THROTTLED = "Lambda.TooManyRequestsException"
+FIRST_SLICE = {"done": False, "position": 0, "slices": 0}
 
 
 def _task(scope: Construct, name: str, function: lambda_.IFunction, payload: Mapping[str, Any], result: str) -> Any:
@@ -64,6 +66,19 @@ def _dag_run(
     return started
 
 
+def _sliced(
+    scope: Construct, name: str, done: str, function: lambda_.IFunction, *, result: str, then: sfn.IChainable
+) -> sfn.IChainable:
+    """A step that works in slices until its `done`: Start<name> gives the first its progress (nothing done yet),
+    each later one gets the previous slice's result. No Wait: each slice runs until the function's deadline."""
+    path = f"$.{result}"
+    step = _task(scope, name, function, {**INPUT, "progress.$": path}, path)
+    step.next(sfn.Choice(scope, done).when(_done(f"{path}.done"), then).otherwise(step))
+    first = sfn.Pass(scope, f"Start{name}", result=sfn.Result.from_object(FIRST_SLICE), result_path=path)
+    started: sfn.IChainable = first.next(step)
+    return started
+
+
 def build_definition(
     scope: Construct, *, functions: Mapping[str, lambda_.IFunction], machine_exports: bool, rest_import: bool
 ) -> sfn.IChainable:
@@ -77,7 +92,7 @@ def build_definition(
     cut_over = sfn.Succeed(scope, "CutOver")
     after_secrets: sfn.IChainable = cut_over
     if machine_exports:
-        unpause = _task(scope, "UnpauseNew", f["unpause"], INPUT, "$.unpause").next(cut_over)
+        unpause = _sliced(scope, "UnpauseNew", "Unpaused?", f["unpause"], result="unpause", then=cut_over)
         after_secrets = (
             sfn.Choice(scope, "UnpauseWanted?")
             .when(sfn.Condition.boolean_equals("$.input.unpause", True), unpause)
@@ -149,7 +164,8 @@ def build_definition(
             .next(drain)
         )
 
-    rollback = _task(scope, "Rollback", f["rollback"], INPUT, "$.rollback").next(sfn.Succeed(scope, "RolledBack"))
+    rolled_back = sfn.Succeed(scope, "RolledBack")
+    rollback = _sliced(scope, "Rollback", "RollbackDone?", f["rollback"], result="rollback", then=rolled_back)
     guard = _task(
         scope,
         "Guard",

@@ -97,8 +97,11 @@ def follow(
             elif "stateExitedEventDetails" in event:
                 output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
                 if isinstance(output, dict):
-                    for key, value in _changed(state, output):
-                        progress.message(f"{event['stateExitedEventDetails']['name']}: {key} {counts(value)}".rstrip())
+                    # What the steps returned; a Pass state's bookkeeping (a start time, a first slice) is not news.
+                    if event.get("type") == "TaskStateExited":
+                        for key, value in _changed(state, output):
+                            name = event["stateExitedEventDetails"]["name"]
+                            progress.message(f"{name}: {key} {counts(value)}".rstrip())
                     state = output
         description: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
         progress.update(current, steps, 0)
