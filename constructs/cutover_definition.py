@@ -2,8 +2,9 @@
 machine can reach the old environment (an MWAA source on Airflow 2.4.3 or later) and on the target's major version.
 
 State: {"input": the guard's checked input, then one key per step with that step's latest result}. Loops are a
-Choice on the step's `done` (or the drain's `verdict`) and a Wait, or, for the steps that work in slices until a
-deadline (the REST import, unpause, rollback), a Choice alone; a step's failure is its Lambda error, by name.
+Choice on the step's `done` (or the drain's `verdict`) and a Wait as long as the step's `next_wait_seconds`, or,
+for the steps that work in slices until a deadline (the REST import, unpause, rollback), a Choice alone; a step's
+failure is its Lambda error, by name.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 
-POLL = Duration.seconds(60)
 INPUT = {"input.$": "$.input"}
 THROTTLED = "Lambda.TooManyRequestsException"
 FIRST_SLICE = {"done": False, "position": 0, "slices": 0}
@@ -38,6 +38,12 @@ def _task(scope: Construct, name: str, function: lambda_.IFunction, payload: Map
     # service-exception retries; without this a busy account would fail a cut-over halfway.
     task.add_retry(errors=[THROTTLED], interval=Duration.seconds(2), backoff_rate=2, max_attempts=6)
     return task
+
+
+def _wait(scope: Construct, name: str, result: str) -> sfn.Wait:
+    """As long as the step before said: 5 s first, then longer (polling.next_wait), so a quick step is seen in
+    seconds and a long wait stays within Step Functions' 25,000 history events."""
+    return sfn.Wait(scope, name, time=sfn.WaitTime.seconds_path(f"$.{result}.next_wait_seconds"))
 
 
 def _done(path: str) -> sfn.Condition:
@@ -60,7 +66,7 @@ def _dag_run(
     check = _task(
         scope, f"{name}Status", function, {**status, "action": "status", "started_at.$": f"{path}.started_at"}, path
     )
-    wait = sfn.Wait(scope, f"{name}Wait", time=sfn.WaitTime.duration(POLL)).next(check)
+    wait = _wait(scope, f"{name}Wait", result).next(check)
     check.next(sfn.Choice(scope, done).when(_done(f"{path}.done"), then).otherwise(wait))
     started: sfn.IChainable = _task(scope, f"{name}Start", function, {**start, "action": "start"}, path).next(wait)
     return started
@@ -135,7 +141,7 @@ def build_definition(
         )
     else:
         check = _task(scope, "ManifestCheck", f["manifest_wait"], INPUT, "$.export")
-        wait = sfn.Wait(scope, "ManifestWait", time=sfn.WaitTime.duration(POLL)).next(check)
+        wait = _wait(scope, "ManifestWait", "export").next(check)
         check.next(sfn.Choice(scope, "ManifestThere?").when(_done("$.export.done"), import_start).otherwise(wait))
         export = check
 
@@ -143,7 +149,7 @@ def build_definition(
     cutover_start: sfn.IChainable = export
     if machine_exports:
         drain = _task(scope, "Drain", f["drain"], {**INPUT, "drain_started.$": "$.drain_started.at"}, "$.drain")
-        drain_wait = sfn.Wait(scope, "DrainWait", time=sfn.WaitTime.duration(POLL)).next(drain)
+        drain_wait = _wait(scope, "DrainWait", "drain").next(drain)
         drain.next(
             sfn.Choice(scope, "Drained?")
             .when(sfn.Condition.string_equals("$.drain.verdict", "wait"), drain_wait)

@@ -85,6 +85,7 @@ class World:
         # Requests one Lambda call gets through before its function times out (None: no limit), e.g. 300 for a
         # 5-minute function at a second a request.
         self.request_limit: int | None = None
+        self.waits: list[float] = []  # each Wait state's seconds, in order
         self.requests_in_call = 0
         for transport in (self.envs.old_api, self.envs.new_api):
             transport.after = self._after_request
@@ -178,6 +179,7 @@ class World:
 
     # --- time passing: what happens while the machine waits ----------------------------------------------------
     def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
         self.now += datetime.timedelta(seconds=seconds)
         self.ticks += 1
         old, new = self.envs.old, self.envs.new

@@ -155,6 +155,22 @@ def test_follow_prints_each_slice_of_a_sliced_step_and_not_the_pass_that_starts_
     ]
 
 
+def test_follow_prints_a_poll_when_what_it_found_changes_not_each_round(sfn: tuple[Any, Stubber]) -> None:
+    client, stubber = sfn
+    rounds = [(2, 5, 5), (2, 10, 5), (2, 60, 6), (0, 66, 6)]  # busy, waited_seconds, next_wait_seconds
+    events = [
+        exited(n + 1, "Drain", {"drain": {"busy": busy, "waited_seconds": waited, "next_wait_seconds": wait}})
+        for n, (busy, waited, wait) in enumerate(rounds)
+    ]
+    history = {"executionArn": EXECUTION, "reverseOrder": True, "maxResults": 100}
+    stubber.add_response("get_execution_history", {"events": list(reversed(events))}, history)
+    stubber.add_response("describe_execution", described("SUCCEEDED"), {"executionArn": EXECUTION})
+    out = io.StringIO()
+    cutover_follow.follow(client, EXECUTION, progress=Progress(stream=out, every=0.0), sleep=lambda _s: None)
+    messages = [line for line in out.getvalue().splitlines() if "[" not in line]
+    assert messages == ["Drain: drain busy=2", "Drain: drain busy=0"]
+
+
 def test_report_table_lists_what_is_missing() -> None:
     report = {
         "checks": [

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from freeze import EXPORT_DAG, freeze
 from pause_states import read_pause_states, record_pause_states
-from pause_steps import MAX_SLICES
+from polling import MAX_SLICES
 from rollback import rollback
 from unpause import InvariantError, unpause_new
 

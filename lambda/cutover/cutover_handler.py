@@ -18,12 +18,10 @@ import boto3
 from airflow_api import MwaaTransport, Transport
 from botocore.config import Config
 from cutover_steps import STEPS
+from polling import SLICE_MARGIN_SECONDS, SLICE_SECONDS
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
-# A REST import slice stops at 12 minutes, or 2 minutes before the function's own timeout, whichever is first.
-SLICE_SECONDS = 12 * 60
-SLICE_MARGIN_SECONDS = 120
 
 
 class EnvironmentRuntime:

@@ -22,6 +22,7 @@ from cutover_input import machine_export_id, parse_time, validate
 from dag_pausing import LISTED
 from import_steps import delete_secrets, import_slice, verify
 from pause_steps import rollback, unpause
+from polling import next_wait
 from step_runtime import Runtime, elapsed
 from wait_steps import export_dag, import_dag, manifest_wait
 
@@ -145,7 +146,7 @@ def drain(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     verdict = freezing.drain_verdict(status, timed_out=waited >= timeout, force=bool(event["input"]["force"]))
     if verdict == "refuse":
         raise DrainRefusedError(freezing.refusal(status, timeout_seconds=timeout))
-    return {**status, "verdict": verdict, "waited_seconds": int(waited)}
+    return {**status, "verdict": verdict, "waited_seconds": int(waited), "next_wait_seconds": next_wait(waited)}
 
 
 STEPS: dict[str, Callable[[dict[str, Any], Runtime], dict[str, Any]]] = {

@@ -11,6 +11,7 @@ import pause_states
 from archive import S3Archive, read_manifest
 from cutover_input import parse_time
 from dag_pausing import LISTED
+from polling import SLICE_SECONDS, import_slices
 from rest_import import ImportOptions, import_archive
 from step_runtime import Runtime
 from verify import verify_import
@@ -18,6 +19,10 @@ from verify import verify_import
 
 class VerificationError(Exception):
     """The import doesn't match the archive; the report says where; `force: true` goes on."""
+
+
+class ImportTimeoutError(Exception):
+    """The REST import is not done after the slices wait_timeout_seconds allows (polling.import_slices)."""
 
 
 class ImportRefusedError(Exception):
@@ -55,7 +60,8 @@ def import_slice(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     """One slice of the REST import (Airflow 3 target) until the Lambda's deadline; its cursor and tally are kept in
     the bucket (see cursor_key), so the state carries counts only. A slice after the import finished changes
     nothing. A finished cut-over import that refused anything, or can't guarantee a DAG, stops the cut-over
-    (ImportRefusedError) unless `force`."""
+    (ImportRefusedError) unless `force`; an import still going after import_slices() slices stops it whatever
+    `force` says (ImportTimeoutError), which bounds the machine's loop."""
     values, export_id = event["input"], str(event["export_id"])
     s3 = runtime.s3()
     key = cursor_key(runtime, export_id, values["started_at"])
@@ -83,6 +89,13 @@ def import_slice(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         kept = {"format": pause_states.FORMAT, "export_id": export_id, "slices": slices, "result": result.to_dict()}
         body = json.dumps(kept, sort_keys=True).encode("utf-8")
         s3.put_object(Bucket=runtime.bucket, Key=key, Body=body, ContentType="application/json")
+        timeout = int(values["wait_timeout_seconds"])
+        if kept["result"]["cursor"] is not None and slices >= import_slices(timeout):
+            raise ImportTimeoutError(
+                f"the import of export {export_id} is not done after {slices} slices of up to "
+                f"{SLICE_SECONDS // 60} minutes, all that wait_timeout_seconds {timeout} allows; its cursor is "
+                f"s3://{runtime.bucket}/{key}. Nothing was unpaused. Start again with a larger wait_timeout_seconds"
+            )
     result = kept["result"]
     refused = sorted(f"{item['entity']}/{item['key']}" for item in result["refused"])
     unguaranteed = sorted(item["dag_id"] for item in result["unguaranteed"])

@@ -15,11 +15,8 @@ import rollback as rolling_back
 import unpause as unpausing
 from dag_pausing import LISTED, pause_all
 from import_steps import cursor_key, held_back
+from polling import MAX_SLICES
 from step_runtime import Runtime
-
-# Slices of one execution's unpause or rollback: each runs until its deadline (about 3 minutes in a 5-minute
-# function) and changes at least one DAG, so this bounds the loop, and the execution's history, whatever the DAGs.
-MAX_SLICES = 100
 
 
 class SliceLimitError(Exception):

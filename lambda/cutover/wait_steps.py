@@ -12,6 +12,7 @@ import freeze as freezing
 from airflow_api import Transport
 from archive import ArchiveError, S3Archive, latest_complete_export, read_manifest
 from cutover_input import parse_time
+from polling import next_wait
 from step_runtime import Runtime, elapsed
 
 IMPORT_DAG = "mwaa_migration_import"
@@ -45,6 +46,7 @@ def _dag_run(
             "created": created,
             "state": state,
             "started_at": started_at,
+            "next_wait_seconds": next_wait(0),
         }
     started_at = str(event["started_at"])
     state = dag_runs.settle(transport, dag_id, run_id)
@@ -56,12 +58,20 @@ def _dag_run(
             )
         return {"done": True, "export_id": export_id, "run_id": run_id, "state": state, **when_done()}
     timeout = int(event["input"]["wait_timeout_seconds"])
-    if elapsed(runtime, started_at) > timeout:
+    waited = elapsed(runtime, started_at)
+    if waited > timeout:
         raise WaitTimeoutError(
             f"{dag_id}: run {run_id} on {transport.description} still {state} after {timeout} s; it goes on: "
             "start the execution again to wait for it"
         )
-    return {"done": False, "export_id": export_id, "run_id": run_id, "state": state, "started_at": started_at}
+    return {
+        "done": False,
+        "export_id": export_id,
+        "run_id": run_id,
+        "state": state,
+        "started_at": started_at,
+        "next_wait_seconds": next_wait(waited),
+    }
 
 
 def export_dag(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -105,12 +115,13 @@ def manifest_wait(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         started = read_manifest(archive).get("started_at")
         if not isinstance(started, str) or parse_time(started) < parse_time(values["started_at"]):
             found = {"present": False, "export_id": None, "newest_is_older": export_id}
-    if not found["present"] and elapsed(runtime, values["started_at"]) > int(values["wait_timeout_seconds"]):
+    waited = elapsed(runtime, values["started_at"])
+    if not found["present"] and waited > int(values["wait_timeout_seconds"]):
         raise WaitTimeoutError(
             f"no complete export{' ' + values['export_id'] if values['export_id'] else ''} under "
             f"exports/{runtime.migration}/ after {values['wait_timeout_seconds']} s: export, then start again"
         )
-    return {"done": bool(found["present"]), **found}
+    return {"done": bool(found["present"]), **found, "next_wait_seconds": next_wait(waited)}
 
 
 def import_dag(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
