@@ -12,8 +12,9 @@ A path through the definition costs the sum of its states'. A loop (the states o
 as its one Task may be called, and every state of the loop is counted that often (its Choice runs once per call,
 its Wait at most once):
 - a poll (Drain, ExportStatus, ManifestCheck, ImportDagStatus): the step fails once its timeout has passed, and the
-  Wait before each call lasts polling.next_wait(elapsed), which never shrinks as elapsed grows; so no execution
-  polls more often than one whose steps take no time at all, simulated by `polls`;
+  Wait before each call lasts its fixed `Seconds` or, as the stacks have it, polling.next_wait(elapsed), which
+  never shrinks as elapsed grows; so no execution polls more often than one whose steps take no time at all,
+  simulated by `polls`;
 - the REST import's slices: at most polling.import_slices(wait_timeout_seconds), then ImportTimeoutError;
 - unpause and rollback slices: at most polling.MAX_SLICES, then SliceLimitError.
 An execution's longest path then is the longest path through the loops so bounded, from StartAt to any state.
