@@ -2,7 +2,9 @@
 machine can reach the old environment (an MWAA source on Airflow 2.4.3 or later) and on the target's major version.
 
 State: {"input": the guard's checked input, then one key per step with that step's latest result}. Loops are a
-Choice on the step's `done` (or the drain's `verdict`) and a Wait; a step's failure is its Lambda error, by name.
+Choice on the step's `done` (or the drain's `verdict`) and a Wait as long as the step's `next_wait_seconds`, or,
+for the steps that work in slices until a deadline (the REST import, unpause, rollback), a Choice alone; a step's
+failure is its Lambda error, by name.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 
-POLL = Duration.seconds(60)
 INPUT = {"input.$": "$.input"}
+THROTTLED = "Lambda.TooManyRequestsException"
+FIRST_SLICE = {"done": False, "position": 0, "slices": 0}
 
 
 def _task(scope: Construct, name: str, function: lambda_.IFunction, payload: Mapping[str, Any], result: str) -> Any:
-    return tasks.LambdaInvoke(
+    task = tasks.LambdaInvoke(
         scope,
         name,
         lambda_function=function,
@@ -31,6 +34,16 @@ def _task(scope: Construct, name: str, function: lambda_.IFunction, payload: Map
         payload_response_only=True,
         result_path=result,
     )
+    # Throttling (the account's concurrency, shared with everything else in it) is not among CDK's default
+    # service-exception retries; without this a busy account would fail a cut-over halfway.
+    task.add_retry(errors=[THROTTLED], interval=Duration.seconds(2), backoff_rate=2, max_attempts=6)
+    return task
+
+
+def _wait(scope: Construct, name: str, result: str) -> sfn.Wait:
+    """As long as the step before said: 5 s first, then longer (polling.next_wait), so a quick step is seen in
+    seconds and a long wait stays within Step Functions' 25,000 history events."""
+    return sfn.Wait(scope, name, time=sfn.WaitTime.seconds_path(f"$.{result}.next_wait_seconds"))
 
 
 def _done(path: str) -> sfn.Condition:
@@ -53,9 +66,22 @@ def _dag_run(
     check = _task(
         scope, f"{name}Status", function, {**status, "action": "status", "started_at.$": f"{path}.started_at"}, path
     )
-    wait = sfn.Wait(scope, f"{name}Wait", time=sfn.WaitTime.duration(POLL)).next(check)
+    wait = _wait(scope, f"{name}Wait", result).next(check)
     check.next(sfn.Choice(scope, done).when(_done(f"{path}.done"), then).otherwise(wait))
     started: sfn.IChainable = _task(scope, f"{name}Start", function, {**start, "action": "start"}, path).next(wait)
+    return started
+
+
+def _sliced(
+    scope: Construct, name: str, done: str, function: lambda_.IFunction, *, result: str, then: sfn.IChainable
+) -> sfn.IChainable:
+    """A step that works in slices until its `done`: Start<name> gives the first its progress (nothing done yet),
+    each later one gets the previous slice's result. No Wait: each slice runs until the function's deadline."""
+    path = f"$.{result}"
+    step = _task(scope, name, function, {**INPUT, "progress.$": path}, path)
+    step.next(sfn.Choice(scope, done).when(_done(f"{path}.done"), then).otherwise(step))
+    first = sfn.Pass(scope, f"Start{name}", result=sfn.Result.from_object(FIRST_SLICE), result_path=path)
+    started: sfn.IChainable = first.next(step)
     return started
 
 
@@ -72,7 +98,7 @@ def build_definition(
     cut_over = sfn.Succeed(scope, "CutOver")
     after_secrets: sfn.IChainable = cut_over
     if machine_exports:
-        unpause = _task(scope, "UnpauseNew", f["unpause"], INPUT, "$.unpause").next(cut_over)
+        unpause = _sliced(scope, "UnpauseNew", "Unpaused?", f["unpause"], result="unpause", then=cut_over)
         after_secrets = (
             sfn.Choice(scope, "UnpauseWanted?")
             .when(sfn.Condition.boolean_equals("$.input.unpause", True), unpause)
@@ -115,7 +141,7 @@ def build_definition(
         )
     else:
         check = _task(scope, "ManifestCheck", f["manifest_wait"], INPUT, "$.export")
-        wait = sfn.Wait(scope, "ManifestWait", time=sfn.WaitTime.duration(POLL)).next(check)
+        wait = _wait(scope, "ManifestWait", "export").next(check)
         check.next(sfn.Choice(scope, "ManifestThere?").when(_done("$.export.done"), import_start).otherwise(wait))
         export = check
 
@@ -123,7 +149,7 @@ def build_definition(
     cutover_start: sfn.IChainable = export
     if machine_exports:
         drain = _task(scope, "Drain", f["drain"], {**INPUT, "drain_started.$": "$.drain_started.at"}, "$.drain")
-        drain_wait = sfn.Wait(scope, "DrainWait", time=sfn.WaitTime.duration(POLL)).next(drain)
+        drain_wait = _wait(scope, "DrainWait", "drain").next(drain)
         drain.next(
             sfn.Choice(scope, "Drained?")
             .when(sfn.Condition.string_equals("$.drain.verdict", "wait"), drain_wait)
@@ -144,7 +170,8 @@ def build_definition(
             .next(drain)
         )
 
-    rollback = _task(scope, "Rollback", f["rollback"], INPUT, "$.rollback").next(sfn.Succeed(scope, "RolledBack"))
+    rolled_back = sfn.Succeed(scope, "RolledBack")
+    rollback = _sliced(scope, "Rollback", "RollbackDone?", f["rollback"], result="rollback", then=rolled_back)
     guard = _task(
         scope,
         "Guard",

@@ -83,12 +83,16 @@ class CutoverStack(Stack):
         # reads variables, pools and connections (Airflow's default roles; MWAA maps role/<env>/<role> to them).
         specs: dict[str, tuple[str, list[iam.PolicyStatement], Duration]] = {
             "guard": (
-                "checks the input, that no other execution runs, and that the new environment is AVAILABLE",
+                "checks the input, that no other execution runs, that the new environment is AVAILABLE and that the "
+                "environments answer InvokeRestApi",
                 [
                     iam.PolicyStatement(sid="NoOverlap", actions=["states:ListExecutions"], resources=[machine_arn]),
                     iam.PolicyStatement(
                         sid="NewEnvironmentStatus", actions=["airflow:GetEnvironment"], resources=[new_environment_arn]
                     ),
+                    # One read each, before anything changes: an old environment may need an update first.
+                    *([invoke("ReadOldDags", old_env, "Viewer", old=True)] if exports else []),
+                    invoke("ReadNewDags", new_env, "Viewer", old=False),
                 ],
                 STEP_TIMEOUT,
             ),

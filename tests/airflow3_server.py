@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from airflow_api import ApiError, UrlTransport  # lambda/cutover, on sys.path from tests/conftest.py
+from mwaa_limits import AIRFLOW_2_SCHEDULING_DEFAULTS  # lambda/clone_settings, likewise
 
 from tests.import_source import DAILY, LONG, MANUAL, MISSING, SourceArchive
 from tests.pg_cluster import free_port
@@ -116,11 +117,14 @@ class Airflow3Server:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            # As the app deploys it: the clone sets [scheduler] create_cron_data_intervals = True on every 2 -> 3
-            # migration (lambda/clone_settings/clone_rules.py, CRON_INTERVALS_OPTION), so a cron `schedule` is a
-            # CronDataIntervalTimetable here too. A DAG file can still name CronTriggerTimetable (`write_dag`).
-            "AIRFLOW__SCHEDULER__CREATE_CRON_DATA_INTERVALS": "True",
             "PYTHONWARNINGS": "ignore",
+            # As the app deploys it: the clone keeps Airflow 2's scheduling defaults on every 2 -> 3 migration
+            # (mwaa_limits.AIRFLOW_2_SCHEDULING_DEFAULTS), so a cron `schedule` is a CronDataIntervalTimetable here
+            # too and catch-up is on. A DAG file can still name CronTriggerTimetable (`write_dag`).
+            **{
+                "AIRFLOW__" + option.replace(".", "__", 1).upper(): value
+                for option, (value, _why) in AIRFLOW_2_SCHEDULING_DEFAULTS.items()
+            },
         }
         self._processes: dict[str, tuple[subprocess.Popen[bytes], IO[bytes]]] = {}
 

@@ -50,6 +50,10 @@ def _entry(part: dict[str, Any], columns: list[str]) -> dict[str, Any]:
     return {"rows": part["rows"], "columns": dict.fromkeys(columns, "str"), "parts": [part]}
 
 
+class FunctionTimeoutError(Exception):
+    """A Lambda call that ran past its function's timeout (the world's request_limit)."""
+
+
 class World:
     def __init__(
         self,
@@ -77,6 +81,14 @@ class World:
         self.entities: dict[str, dict[str, dict[str, Any]]] = {route: {} for route in ROUTES}
         self.steps: list[str] = []
         self.dag_runs: list[dict[str, Any]] = []  # the archive's dag_run rows (none: an export with no runs)
+        self.slice_budget = 3  # looks at the clock a sliced step's deadline allows (see Runtime.monotonic)
+        # Requests one Lambda call gets through before its function times out (None: no limit), e.g. 300 for a
+        # 5-minute function at a second a request.
+        self.request_limit: int | None = None
+        self.waits: list[float] = []  # each Wait state's seconds, in order
+        self.requests_in_call = 0
+        for transport in (self.envs.old_api, self.envs.new_api):
+            transport.after = self._after_request
         self._serve_entities_and_confs()
 
     # --- the environments' extra routes: entities on the new one, the conf of triggered runs on both ---------
@@ -167,6 +179,7 @@ class World:
 
     # --- time passing: what happens while the machine waits ----------------------------------------------------
     def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
         self.now += datetime.timedelta(seconds=seconds)
         self.ticks += 1
         old, new = self.envs.old, self.envs.new
@@ -187,9 +200,16 @@ class World:
                     run.state = "success"
 
     # --- the machine --------------------------------------------------------------------------------------------
+    def _after_request(self) -> None:
+        self.envs.assert_never_unpaused_on_both()
+        self.requests_in_call += 1
+        if self.request_limit is not None and self.requests_in_call > self.request_limit:
+            raise FunctionTimeoutError(f"the function timed out after {self.request_limit} requests")
+
     def invoke(self, resource: str, payload: Any) -> Any:
         step = self.handlers[resource].removeprefix("cutover_handler.")
         self.steps.append(step)
+        self.requests_in_call = 0
         result = cutover_steps.STEPS[step](payload, Runtime(self))
         return json.loads(json.dumps(result))  # what Lambda hands back: JSON
 
@@ -272,7 +292,7 @@ class Runtime:
         return self.world.counter
 
     def deadline(self) -> float:
-        return self.world.counter + 3
+        return self.world.counter + self.world.slice_budget
 
 
 def definition_built(*, machine_exports: bool, rest_import: bool) -> tuple[dict[str, Any], dict[str, str]]:

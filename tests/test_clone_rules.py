@@ -397,15 +397,22 @@ def test_dags_start_paused_whatever_the_source_says() -> None:
     assert any(w.startswith("core.dags_are_paused_at_creation: True on the new environment") for w in result.warnings)
 
 
-def test_a_move_to_airflow_3_keeps_cron_data_intervals_unless_the_file_chooses() -> None:
-    key = "scheduler.create_cron_data_intervals"
-    moved = clone("2.10.3", "3.0.6")
+@pytest.mark.parametrize("key", ["scheduler.create_cron_data_intervals", "scheduler.catchup_by_default"])
+def test_a_move_to_airflow_3_keeps_airflow_2s_scheduling_defaults_unless_set(key: str) -> None:
+    """Airflow 3 changed both defaults (True on 2.x, False on 3.x: core 3.0.6's config.yml): without them a DAG
+    relying on catch-up skips the intervals that fell due during the cut-over, and cron DAGs shift an interval."""
+    moved = clone("2.10.3", "3.3.1")
     assert moved.settings["AirflowConfigurationOptions"][key] == "True"
     assert sum(w.startswith(f"{key}: True on the new environment") for w in moved.warnings) == 1
 
     chosen = clone("2.10.3", "3.0.6", {"AirflowConfigurationOptions": {key: "False"}})
     assert chosen.settings["AirflowConfigurationOptions"][key] == "False"
     assert not any(w.startswith(key) for w in chosen.warnings)
+
+    options = {**load_environment("2.10.3")["AirflowConfigurationOptions"], key: "False"}
+    from_source = clone("2.10.3", "3.0.6", AirflowConfigurationOptions=options)
+    assert from_source.settings["AirflowConfigurationOptions"][key] == "False"
+    assert not any(w.startswith(key) for w in from_source.warnings)
 
     # Within Airflow 2 the default is already True: nothing is added.
     assert key not in clone("2.10.3", "2.11.0").settings["AirflowConfigurationOptions"]

@@ -131,6 +131,46 @@ def test_follow_prints_each_step_once_with_its_counts_until_the_end(sfn: tuple[A
     assert "secret frame" not in message
 
 
+def test_follow_prints_each_slice_of_a_sliced_step_and_not_the_pass_that_starts_it(sfn: tuple[Any, Stubber]) -> None:
+    client, stubber = sfn
+    first = {"done": False, "position": 0, "slices": 0}
+    events = [
+        entered(1, "StartUnpause"),
+        {**exited(2, "StartUnpause", {"unpause": first}), "type": "PassStateExited"},
+        entered(3, "UnpauseNew"),
+        exited(4, "UnpauseNew", {"unpause": {"done": False, "position": 120, "slices": 1, "unpaused": 118}}),
+        entered(5, "Unpaused?"),
+        entered(6, "UnpauseNew"),
+        exited(7, "UnpauseNew", {"unpause": {"done": True, "position": 200, "slices": 2, "unpaused": 197}}),
+    ]
+    history = {"executionArn": EXECUTION, "reverseOrder": True, "maxResults": 100}
+    stubber.add_response("get_execution_history", {"events": list(reversed(events))}, history)
+    stubber.add_response("describe_execution", described("SUCCEEDED"), {"executionArn": EXECUTION})
+    out = io.StringIO()
+    cutover_follow.follow(client, EXECUTION, progress=Progress(stream=out, every=0.0), sleep=lambda _s: None)
+    messages = [line for line in out.getvalue().splitlines() if "[" not in line]
+    assert messages == [
+        "UnpauseNew: unpause position=120, slices=1, unpaused=118",
+        "UnpauseNew: unpause position=200, slices=2, unpaused=197",
+    ]
+
+
+def test_follow_prints_a_poll_when_what_it_found_changes_not_each_round(sfn: tuple[Any, Stubber]) -> None:
+    client, stubber = sfn
+    rounds = [(2, 5, 5), (2, 10, 5), (2, 60, 6), (0, 66, 6)]  # busy, waited_seconds, next_wait_seconds
+    events = [
+        exited(n + 1, "Drain", {"drain": {"busy": busy, "waited_seconds": waited, "next_wait_seconds": wait}})
+        for n, (busy, waited, wait) in enumerate(rounds)
+    ]
+    history = {"executionArn": EXECUTION, "reverseOrder": True, "maxResults": 100}
+    stubber.add_response("get_execution_history", {"events": list(reversed(events))}, history)
+    stubber.add_response("describe_execution", described("SUCCEEDED"), {"executionArn": EXECUTION})
+    out = io.StringIO()
+    cutover_follow.follow(client, EXECUTION, progress=Progress(stream=out, every=0.0), sleep=lambda _s: None)
+    messages = [line for line in out.getvalue().splitlines() if "[" not in line]
+    assert messages == ["Drain: drain busy=2", "Drain: drain busy=0"]
+
+
 def test_report_table_lists_what_is_missing() -> None:
     report = {
         "checks": [

@@ -545,6 +545,20 @@ def test_bases_are_valid(tmp_path: Path, base: str) -> None:
     assert load_migration(write(tmp_path, base)).name == "m1"
 
 
+def test_a_self_managed_move_to_airflow_3_keeps_airflow_2s_scheduling_defaults(tmp_path: Path) -> None:
+    """Its airflow.cfg isn't known: the new environment schedules as Airflow 2 did unless the file says otherwise."""
+    doc = SELF.replace('airflow_version = "2.11.0"', 'airflow_version = "3.3.1"')
+    chosen = doc + '\n[target.airflow_configuration_options]\n"scheduler.catchup_by_default" = "False"\n'
+    moved = load_migration(write(tmp_path, doc)).environment
+    kept = load_migration(write(tmp_path, chosen)).environment
+    assert moved is not None and kept is not None
+    options = moved.settings["AirflowConfigurationOptions"]
+    assert options["scheduler.catchup_by_default"] == options["scheduler.create_cron_data_intervals"] == "True"
+    assert any(warning.startswith("scheduler.catchup_by_default: True") for warning in moved.warnings)
+    assert kept.settings["AirflowConfigurationOptions"]["scheduler.catchup_by_default"] == "False"
+    assert kept.settings["AirflowConfigurationOptions"]["scheduler.create_cron_data_intervals"] == "True"
+
+
 @pytest.mark.parametrize("case", BAD_CASES, ids=[case.id for case in BAD_CASES])
 def test_bad_input_names_key_path_and_allowed_values(tmp_path: Path, case: Bad) -> None:
     path = write(tmp_path, case.doc, case.file_name)

@@ -17,9 +17,9 @@ from clone_request import CloneRequest as CloneRequest  # the clone's input: par
 from clone_request import parse_overrides
 from config_translation import parse_version, translate_options
 from mwaa_limits import (
+    AIRFLOW_2_SCHEDULING_DEFAULTS,
     ALLOWED_CHOICES,
     AWS_OWNED_KEY,
-    CRON_INTERVALS_OPTION,
     DEFAULT_CHOICES,
     DEFAULT_ENVIRONMENT_CLASS,
     DEFAULT_LOG_LEVEL,
@@ -440,15 +440,29 @@ def _options(
             f"set for {source_class} workers, and the new environment is {environment_class}, so MWAA's default for "
             f"that class applies; set it in {FILE_KEYS['AirflowConfigurationOptions']} to choose."
         )
-    crosses_3 = _major(source_version) < 3 <= _major(request.target_airflow_version)
-    if crosses_3 and CRON_INTERVALS_OPTION not in cloned and CRON_INTERVALS_OPTION not in chosen:
-        cloned[CRON_INTERVALS_OPTION] = "True"
-        warnings.append(
-            f"{CRON_INTERVALS_OPTION}: True on the new environment, so cron schedules keep Airflow 2's data "
-            "intervals (Airflow 3's default runs them as trigger timetables, logical date at the run's time); set "
-            f"it in {FILE_KEYS['AirflowConfigurationOptions']} to choose."
-        )
+    cloned.update(
+        airflow_2_scheduling_defaults(source_version, request.target_airflow_version, {**cloned, **chosen}, warnings)
+    )
     return final_options(cloned, chosen, warnings)
+
+
+def airflow_2_scheduling_defaults(
+    source_version: str, target_version: str, options: Mapping[str, str], warnings: list[str]
+) -> dict[str, str]:
+    """On a move from Airflow 2 to 3: Airflow 2's value of each scheduling default Airflow 3 changed, with a warning,
+    for those `options` (the source's and the file's) don't set. Nothing within one major version."""
+    if not _major(source_version) < 3 <= _major(target_version):
+        return {}
+    kept: dict[str, str] = {}
+    for option, (value, why) in AIRFLOW_2_SCHEDULING_DEFAULTS.items():
+        if option in options:
+            continue
+        kept[option] = value
+        warnings.append(
+            f"{option}: {value} on the new environment, {why}; set it in {FILE_KEYS['AirflowConfigurationOptions']} "
+            "to choose."
+        )
+    return kept
 
 
 def _major(version: str) -> int:

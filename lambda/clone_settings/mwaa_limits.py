@@ -97,6 +97,23 @@ PAUSED_OPTION: Final = "core.dags_are_paused_at_creation"
 # keeps Airflow 2's data intervals: a migrated DAG's {{ ds }} and interval then mean what they meant, and the
 # importer's runs (which keep their source intervals) are followed by the very next interval.
 CRON_INTERVALS_OPTION: Final = "scheduler.create_cron_data_intervals"
+# Airflow 2 catches up every interval a DAG missed unless the DAG says catchup=False; Airflow 3's default runs only
+# the latest one. A DAG relying on the default would skip every interval that fell due during the cut-over.
+CATCHUP_OPTION: Final = "scheduler.catchup_by_default"
+# Scheduling defaults Airflow 3 changed, kept at Airflow 2's value on a move from 2 to 3 unless the source or the
+# file sets them: the option, Airflow 2's value, and what Airflow 3's default would do to migrated DAGs.
+AIRFLOW_2_SCHEDULING_DEFAULTS: Final = {
+    CRON_INTERVALS_OPTION: (
+        "True",
+        "so cron schedules keep Airflow 2's data intervals (Airflow 3's default runs them as trigger timetables, "
+        "logical date at the run's time)",
+    ),
+    CATCHUP_OPTION: (
+        "True",
+        "so a DAG that doesn't set catchup still runs every interval it missed, those of the cut-over included "
+        "(Airflow 3's default runs only the latest)",
+    ),
+}
 # MWAA sets each worker's Celery concurrency from its environment class; a value tuned for the source's class would
 # overload a smaller worker (or waste a larger one), so it is only cloned onto the same class.
 WORKER_AUTOSCALE_OPTION: Final = "celery.worker_autoscale"

@@ -10,7 +10,8 @@ InvokeRestApi, as the botocore model (mwaa 2020-07-01) and AWS's docs give it:
 - MWAA's user guide (access-mwaa-apache-airflow-rest-api): a call is ended after 10 s "and an error is raised",
   without naming it; responses are at most 6 MB. So a 504 from either exception, and botocore's read timeout,
   are reported as a timeout (and retried: callers keep their writes idempotent).
-Build the boto3 client with `Config(retries={"max_attempts": 1})` so the retries and `calls` here are the only ones.
+Build the boto3 client with `Config(retries={"total_max_attempts": 1})` (one call, no retry: botocore's `max_attempts`
+counts retries after the first call) so the retries and `calls` here are the only ones.
 
 Nothing here logs or raises a request body: bodies carry connection passwords and variable values.
 """

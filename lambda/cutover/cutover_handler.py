@@ -18,12 +18,10 @@ import boto3
 from airflow_api import MwaaTransport, Transport
 from botocore.config import Config
 from cutover_steps import STEPS
+from polling import SLICE_MARGIN_SECONDS, SLICE_SECONDS
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
-# A REST import slice stops at 12 minutes, or 2 minutes before the function's own timeout, whichever is first.
-SLICE_SECONDS = 12 * 60
-SLICE_MARGIN_SECONDS = 120
 
 
 class EnvironmentRuntime:
@@ -42,8 +40,9 @@ class EnvironmentRuntime:
         self._started = time.monotonic()
 
     def _mwaa(self, region: str | None) -> Any:
-        # MwaaTransport retries itself, with backoff that knows Airflow's answers: botocore's own retries off.
-        return boto3.client("mwaa", region_name=region or None, config=Config(retries={"max_attempts": 1}))
+        # MwaaTransport retries itself, with backoff that knows Airflow's answers: botocore's own retries off. Its
+        # `max_attempts` counts retries after the first call; `total_max_attempts` counts calls: one, no retry.
+        return boto3.client("mwaa", region_name=region or None, config=Config(retries={"total_max_attempts": 1}))
 
     def old(self) -> Transport:
         return MwaaTransport(

@@ -26,10 +26,14 @@ DEFAULTS: dict[str, Any] = {
     # Only where the export is the operator's (self-managed source, MWAA below 2.4.3): which export to import;
     # null: the newest complete one (for a cut-over: the newest that started after this execution).
     "export_id": None,
-    # How long the machine waits for each DAG run of its own (export, import) or for the operator's export.
+    # How long the machine waits for each DAG run of its own (export, import) or for the operator's export, and
+    # how long the REST import may take.
     "wait_timeout_seconds": 86400,
 }
-LIMITS = {"drain_timeout_seconds": (0, 86400), "log_days": (1, 3650), "wait_timeout_seconds": (60, 604800)}
+# Waits of at most two days: far beyond any freeze window, and enough for a rehearsal's full export
+# and import; with the polling schedule (polling.py) longer ones could take an execution past Step Functions'
+# 25,000 history events (tests/test_cutover_history.py counts the longest execution at these limits).
+LIMITS = {"drain_timeout_seconds": (0, 86400), "log_days": (1, 3650), "wait_timeout_seconds": (60, 172800)}
 # The export DAG's own rule for ids (migration_dags/export_metadata.py, EXPORT_ID_PATTERN): it becomes an S3 prefix.
 EXPORT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 LOG_STATE = re.compile(r"[a-z_]{1,40}")

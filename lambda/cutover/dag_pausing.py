@@ -18,7 +18,7 @@ Query flags are sent as the strings "true"/"false": that is how they appear in a
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +158,20 @@ def set_paused(
             absent.append(dag_id)
     return {"changed": changed, "absent": listed(absent), "absent_count": len(absent),
             "unreachable": listed(unreachable), "unreachable_count": len(unreachable)}  # fmt: skip
+
+
+NOTHING_SET: dict[str, Any] = {"changed": 0, "absent": [], "absent_count": 0, "unreachable": [], "unreachable_count": 0}
+
+
+def add_results(total: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+    """Two set_paused results (or running totals of them, e.g. across slices) as one; lists stay the first LISTED."""
+    return {
+        "changed": int(total["changed"]) + int(part["changed"]),
+        "absent": listed([*total["absent"], *part["absent"]]),
+        "absent_count": int(total["absent_count"]) + int(part["absent_count"]),
+        "unreachable": listed([*total["unreachable"], *part["unreachable"]]),
+        "unreachable_count": int(total["unreachable_count"]) + int(part["unreachable_count"]),
+    }
 
 
 def _set_by_pattern(

@@ -7,11 +7,11 @@ the rollback needs `force` to go on over them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from airflow_api import Transport
-from dag_pausing import batch_list, list_dags, listed, pause_all, set_paused
+from dag_pausing import NOTHING_SET, add_results, batch_list, list_dags, listed, pause_all, set_paused
 from pause_states import archive_records, cutover_since, read_pause_states
 from unpause import MIGRATION_DAGS, InvariantError, unpaused_on
 
@@ -64,36 +64,44 @@ def rollback(
     force: bool = False,
     exclude: Collection[str] = MIGRATION_DAGS,
     imported: Mapping[str, Collection[str]] | None = None,
+    progress: Mapping[str, Any] | None = None,
+    more: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Rollback mode, one step (idempotent: a restarted execution does it again and changes nothing more):
+    """Rollback mode (idempotent: a restarted execution does it again and changes nothing more):
     1. pauses every DAG on NEW (bulk route; PauseError naming any that stays unpaused);
     2. rollback_check since the first unpause (`unpaused.json`), else since the record: RollbackRefusedError listing the
        runs when there are any and `force` is off;
     3. checks again that every DAG about to be unpaused on OLD is paused or absent on NEW (InvariantError);
-    4. sets each recorded DAG on OLD back to its recorded state (paused ones stay or become paused, active ones are
-       unpaused), except `exclude`. DAGs the record has but OLD no longer has are reported by name;
+    4. sets each recorded DAG on OLD back to its recorded state (paused ones stay or become paused, then active ones
+       are unpaused), except `exclude`. DAGs the record has but OLD no longer has are reported by name;
     5. moves the record and the marker to history (pause_states.archive_records) unless a DAG was unreachable.
 
-    Returns {"new": {dags, patched}, "runs_since": rollback_check result, "forced", "unpaused", "paused",
-    "unchanged", "absent": [ids], "absent_count", "unreachable": [ids], "unreachable_count", "history": prefix or
-    None}."""
+    In slices: `more()` is asked after each DAG it changes on OLD; once it answers False the call returns `done:
+    false`, and the next call, given this result as `progress`, carries on at its `position` in the record's (fixed)
+    order, with the counts adding up to those of one call. Every slice does 1 to 3 again before it changes anything,
+    so the new environment is paused and checked before each slice's unpauses, as in one call; 5 comes with the last.
+
+    Returns {"done", "position", "slices", "new": {dags, patched}, "runs_since": rollback_check result, "forced",
+    "unpaused", "paused", "unchanged", "absent": [ids], "absent_count", "unreachable": [ids], "unreachable_count",
+    "history": prefix or None}; the counts and lists are this and the earlier slices' together."""
+    before = dict(progress or {})
     record = read_pause_states(s3, bucket=bucket, migration=migration)
     paused_new = pause_all(new)
     check = rollback_check(new, since=cutover_since(s3, bucket=bucket, migration=migration), exclude=exclude,
                            imported=imported)  # fmt: skip
     if check["runs"] and not force:
-        more = check["runs"] - len(check["listed"])
+        more_runs = check["runs"] - len(check["listed"])
         raise RollbackRefusedError(
             f"the new environment ran {check['runs']} runs of its own since the cut-over ({check['completed']} "
             f"completed, {check['running']} running) in {check['dag_count']} DAGs: {', '.join(check['listed'])}"
-            + (f" and {more} more" if more > 0 else "")
+            + (f" and {more_runs} more" if more_runs > 0 else "")
             + ". The old environment would run those intervals again; start the rollback with force: true to go on."
         )
     recorded: dict[str, bool] = {dag_id: paused for dag_id, paused in record["dags"].items() if dag_id not in exclude}
+    # The order every slice walks: the DAGs to be paused, then those to be unpaused (the record doesn't change).
+    order = sorted(recorded, key=lambda dag_id: (not recorded[dag_id], dag_id))
     old_states = list_dags(old)
-    absent = sorted(dag_id for dag_id in recorded if dag_id not in old_states)
-    to_unpause = sorted(d for d, paused in recorded.items() if not paused and d in old_states and old_states[d].paused)
-    to_pause = sorted(d for d, paused in recorded.items() if paused and d in old_states and not old_states[d].paused)
+    to_unpause = {d for d, paused in recorded.items() if not paused and d in old_states and old_states[d].paused}
     both = unpaused_on(new, to_unpause)
     if both:
         raise InvariantError(
@@ -101,24 +109,45 @@ def rollback(
             f"the old one: {', '.join(listed(both))}"
         )
     # The bulk route for a long id sets every DAG its pattern matches: only DAGs meant to end in that state may be hit.
-    paused = set_paused(old, to_pause, paused=True, tolerate={d for d, p in recorded.items() if p})
-    unpaused = set_paused(old, to_unpause, paused=False, tolerate=set(to_unpause))
-    missing = absent + paused["absent"] + unpaused["absent"]
-    unreachable = paused["unreachable_count"] + unpaused["unreachable_count"]
+    tolerate = {True: {d for d, p in recorded.items() if p}, False: to_unpause}
+    changed = {True: int(before.get("paused", 0)), False: int(before.get("unpaused", 0))}
+    problems = {**NOTHING_SET, **{key: before[key] for key in NOTHING_SET if key in before}}  # absent, unreachable
+    unchanged = int(before.get("unchanged", 0))
+    position = int(before.get("position", 0))
+    while position < len(order):
+        dag_id = order[position]
+        position += 1
+        wanted = recorded[dag_id]
+        if dag_id not in old_states:
+            problems = add_results(problems, {**NOTHING_SET, "absent": [dag_id], "absent_count": 1})
+        elif old_states[dag_id].paused == wanted:
+            unchanged += 1
+        else:
+            result = set_paused(old, [dag_id], paused=wanted, tolerate=tolerate[wanted])
+            changed[wanted] += result["changed"]
+            problems = add_results(problems, {**result, "changed": 0})
+            if more is not None and not more():
+                break
+    done = position >= len(order)
     # Restored: the record and the marker go to history, so the next cut-over records afresh. Not while a DAG was
     # unreachable: starting the rollback again needs the record to finish.
-    history = None if unreachable else archive_records(s3, bucket=bucket, migration=migration,
-                                                       recorded_at=record["recorded_at"])  # fmt: skip
+    history = None
+    if done and not problems["unreachable_count"]:
+        history = archive_records(s3, bucket=bucket, migration=migration, recorded_at=record["recorded_at"])
+    patched = int(before.get("new", {}).get("patched", 0)) + paused_new["patched"]
     return {
-        "new": {"dags": paused_new["dags"], "patched": paused_new["patched"]},
+        "done": done,
+        "position": position,
+        "slices": int(before.get("slices", 0)) + 1,
+        "new": {"dags": paused_new["dags"], "patched": patched},
         "runs_since": check,
         "forced": bool(check["runs"]) and force,
-        "unpaused": unpaused["changed"],
-        "paused": paused["changed"],
-        "unchanged": len(recorded) - len(absent) - len(to_unpause) - len(to_pause),
-        "absent": listed(missing),
-        "absent_count": len(absent) + paused["absent_count"] + unpaused["absent_count"],
-        "unreachable": listed(paused["unreachable"] + unpaused["unreachable"]),
-        "unreachable_count": unreachable,
+        "unpaused": changed[False],
+        "paused": changed[True],
+        "unchanged": unchanged,
+        "absent": problems["absent"],
+        "absent_count": problems["absent_count"],
+        "unreachable": problems["unreachable"],
+        "unreachable_count": problems["unreachable_count"],
         "history": history,
     }

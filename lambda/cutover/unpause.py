@@ -6,11 +6,11 @@ step would unpause must be paused (or gone) on the old environment right now, or
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from airflow_api import Transport
-from dag_pausing import list_dags, listed, set_paused
+from dag_pausing import NOTHING_SET, add_results, list_dags, listed, set_paused
 from pause_states import mark_unpaused, read_pause_states
 
 MIGRATION_DAGS = ("mwaa_migration_export", "mwaa_migration_import")
@@ -45,6 +45,8 @@ def unpause_new(
     migration: str,
     now: str,
     exclude: Collection[str] = MIGRATION_DAGS,
+    progress: Mapping[str, Any] | None = None,
+    more: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Cut-over, last step, after verify and delete_secrets (skipped with `unpause: false`; then the operator unpauses).
 
@@ -54,9 +56,15 @@ def unpause_new(
     the new environment is reported by name and doesn't stop the others. Idempotent: already unpaused ones count as
     `already`.
 
-    Returns {"wanted", "checked_on_old", "unpaused", "already", "absent": [ids], "absent_count",
-    "unreachable": [ids], "unreachable_count", "new_only" (DAGs only on the new environment: they stay paused),
-    "unpaused_at"}."""
+    In slices: `more()` is asked after each DAG it unpauses; once it answers False the call returns `done: false`,
+    and the next call, given this result as `progress`, carries on at its `position` in the (sorted, fixed) list of
+    DAGs to unpause, with the counts adding up to those of one call. Every slice checks ALL of them on OLD before it
+    changes anything, so the invariant holds across slices as in one call.
+
+    Returns {"done", "position", "slices", "wanted", "checked_on_old", "unpaused", "already", "absent": [ids],
+    "absent_count", "unreachable": [ids], "unreachable_count", "new_only" (DAGs only on the new environment: they
+    stay paused), "unpaused_at"}; the counts and lists are this and the earlier slices' together."""
+    before = dict(progress or {})
     record = read_pause_states(s3, bucket=bucket, migration=migration)
     wanted = to_unpause(record, exclude=exclude)
     old_states = list_dags(old)
@@ -67,21 +75,38 @@ def unpause_new(
             f"one would run them twice, so nothing was unpaused: {', '.join(listed(both))}. Pause them there first."
         )
     new_states = list_dags(new)
-    present = [dag_id for dag_id in wanted if dag_id in new_states]
-    absent = [dag_id for dag_id in wanted if dag_id not in new_states]
-    changing = [dag_id for dag_id in present if new_states[dag_id].paused]
-    unpaused_at = mark_unpaused(s3, bucket=bucket, migration=migration, unpaused_at=now) if wanted else ""
-    result = set_paused(new, changing, paused=False, tolerate=wanted)
+    unpaused_at = str(before.get("unpaused_at") or "")
+    if wanted and not unpaused_at:
+        unpaused_at = mark_unpaused(s3, bucket=bucket, migration=migration, unpaused_at=now)
+    # The earlier slices' counts, as a set_paused result (its "changed" is this step's "unpaused").
+    total = {**NOTHING_SET, **{key: before[key] for key in NOTHING_SET if key in before}}
+    total["changed"] = int(before.get("unpaused", 0))
+    already = int(before.get("already", 0))
+    position = int(before.get("position", 0))
+    while position < len(wanted):
+        dag_id = wanted[position]
+        position += 1
+        if dag_id not in new_states:
+            total = add_results(total, {**NOTHING_SET, "absent": [dag_id], "absent_count": 1})
+        elif not new_states[dag_id].paused:
+            already += 1
+        else:
+            total = add_results(total, set_paused(new, [dag_id], paused=False, tolerate=wanted))
+            if more is not None and not more():
+                break
     recorded = set(record["dags"])
     return {
+        "done": position >= len(wanted),
+        "position": position,
+        "slices": int(before.get("slices", 0)) + 1,
         "wanted": len(wanted),
         "checked_on_old": sum(1 for dag_id in wanted if dag_id in old_states),
-        "unpaused": result["changed"],
-        "already": len(present) - len(changing),
-        "absent": listed(absent + result["absent"]),
-        "absent_count": len(absent) + result["absent_count"],
-        "unreachable": result["unreachable"],
-        "unreachable_count": result["unreachable_count"],
+        "unpaused": total["changed"],
+        "already": already,
+        "absent": total["absent"],
+        "absent_count": total["absent_count"],
+        "unreachable": total["unreachable"],
+        "unreachable_count": total["unreachable_count"],
         "new_only": sum(1 for dag_id in new_states if dag_id not in recorded),
         "unpaused_at": unpaused_at,
     }

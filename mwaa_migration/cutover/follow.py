@@ -14,6 +14,8 @@ from typing import Any
 from mwaa_migration.console import Progress, table
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# What a poll step returns about the polling itself: a step's line is printed when its other numbers change.
+POLL_KEYS = frozenset({"next_wait_seconds", "waited_seconds"})
 
 
 class FollowError(Exception):
@@ -66,13 +68,17 @@ def counts(step_output: Any) -> str:
     return ", ".join(
         f"{key}={value}"
         for key, value in step_output.items()
-        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in POLL_KEYS
     )
+
+
+def _news(value: Any) -> Any:
+    return {k: v for k, v in value.items() if k not in POLL_KEYS} if isinstance(value, dict) else value
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for key, value in after.items():
-        if key != "input" and before.get(key) != value:
+        if key != "input" and _news(before.get(key)) != _news(value):
             yield key, value
 
 
@@ -97,8 +103,11 @@ def follow(
             elif "stateExitedEventDetails" in event:
                 output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
                 if isinstance(output, dict):
-                    for key, value in _changed(state, output):
-                        progress.message(f"{event['stateExitedEventDetails']['name']}: {key} {counts(value)}".rstrip())
+                    # What the steps returned; a Pass state's bookkeeping (a start time, a first slice) is not news.
+                    if event.get("type") == "TaskStateExited":
+                        for key, value in _changed(state, output):
+                            name = event["stateExitedEventDetails"]["name"]
+                            progress.message(f"{name}: {key} {counts(value)}".rstrip())
                     state = output
         description: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
         progress.update(current, steps, 0)

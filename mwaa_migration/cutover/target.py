@@ -94,8 +94,9 @@ def target(migration: MigrationConfig, *, environment: str | None, airflow_url: 
     name = environment or migration.target.environment_name
     major = int(migration.target.airflow_version.split(".")[0])
     api_version = "v2" if major >= 3 else "v1"
-    # The transport retries throttling itself; boto3's own retries would multiply its attempts.
-    mwaa = session.client("mwaa", config=Config(retries={"max_attempts": 1}))
+    # The transport retries throttling itself; boto3's own retries would multiply its attempts (`max_attempts`
+    # counts retries after the first call, `total_max_attempts` calls: one).
+    mwaa = session.client("mwaa", config=Config(retries={"total_max_attempts": 1}))
     mwaa_transport = airflow_api.MwaaTransport(client=mwaa, environment_name=name, api_version=api_version)
     return Target(transport=mwaa_transport, api_version=api_version, description=f"MWAA environment {name}")
 

@@ -41,7 +41,9 @@ def plan_environment(migration: MigrationConfig) -> EnvironmentPlan:
         fingerprints: Mapping[str, str] | None = source_check.fingerprints(source.environment)
     else:
         warnings = []
-        settings, fingerprints = _self_managed_settings(target, migration.name, warnings), None
+        assert source.airflow_version is not None  # required for a self-managed source by the file check
+        settings = _self_managed_settings(target, migration.name, source.airflow_version, warnings)
+        fingerprints = None
     reads = secret_reads(settings["AirflowConfigurationOptions"], warnings)
     rules = deploy_rules(migration, settings.get("KmsKey"))
     export_dag = export_dag_target(migration, warnings)
@@ -123,7 +125,9 @@ def _refuse_contradictions(rules: list[DeployRule]) -> None:
         raise mwaa_limits.CloneRefused(f"no region can satisfy every deploy rule: {reasons}")
 
 
-def _self_managed_settings(target: TargetConfig, migration_name: str, warnings: list[str]) -> dict[str, Any]:
+def _self_managed_settings(
+    target: TargetConfig, migration_name: str, source_version: str, warnings: list[str]
+) -> dict[str, Any]:
     """MWAA's defaults where the file is silent: there is no environment to clone."""
     defaults = clone_rules.default_settings(target.environment_class, target.airflow_version)
     overrides = clone_overrides(target, migration_name)
@@ -133,9 +137,10 @@ def _self_managed_settings(target: TargetConfig, migration_name: str, warnings: 
     settings["NetworkConfiguration"] = overrides["NetworkConfiguration"]  # required for this kind
     chosen_logging = {LOG_MODULE_PROPERTIES[module]: module_logging(level) for module, level in target.logging.items()}
     settings["LoggingConfiguration"] = {**defaults["LoggingConfiguration"], **chosen_logging}
-    settings["AirflowConfigurationOptions"] = clone_rules.final_options(
-        {}, target.airflow_configuration_options, warnings
-    )
+    chosen = target.airflow_configuration_options
+    # The source's airflow.cfg is unknown here: Airflow 2's defaults are what its DAGs were scheduled with.
+    kept = clone_rules.airflow_2_scheduling_defaults(source_version, target.airflow_version, chosen, warnings)
+    settings["AirflowConfigurationOptions"] = clone_rules.final_options(kept, chosen, warnings)
     settings["Tags"] = marker_tags(target, migration_name)
     if target.kms_key not in (None, mwaa_limits.AWS_OWNED_KEY):
         settings["KmsKey"] = target.kms_key
