@@ -11,8 +11,8 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 from cutover_handler import EnvironmentRuntime
 
-from mwaa_migration import cutover_setup
-from mwaa_migration.config import load_migration, resolve_migration_paths
+from mwaa_migration.cutover import target as cutover_target
+from mwaa_migration.migration import load_migration, resolve_migration_paths
 from tests.synth_app import SynthesizedApp
 from tests.test_cutover_stack import MIGRATIONS
 from tests.test_state_machine_walk import definition_of
@@ -89,7 +89,7 @@ def test_the_handlers_mwaa_client_makes_exactly_one_attempt() -> None:
 def test_cutover_pys_mwaa_client_makes_exactly_one_attempt() -> None:
     (path,) = resolve_migration_paths("example")
     session = boto3.session.Session(region_name="us-east-1")
-    target = cutover_setup.target(load_migration(path), environment=None, airflow_url=None, session=session)
+    target = cutover_target.target(load_migration(path), environment=None, airflow_url=None, session=session)
     client = target.transport.client  # type: ignore[attr-defined]
     assert client.meta.config.retries["total_max_attempts"] == 1
     assert one_call(client) == 1
