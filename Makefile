@@ -20,13 +20,17 @@ AIRFLOW_ENVS := $(foreach version,$(AIRFLOW_VERSIONS),.venv-airflow-$(version)/.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
+# requirements.txt, then the project itself, editable (pyproject.toml): mwaa_migration and each Lambda asset's
+# package, which the CLIs, stacks and tests import by name. No build isolation: setuptools comes pinned from
+# requirements.txt, so nothing is fetched for the build. `make synth`, the dev install and .venv-runtime all come here.
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@ $(VENV)/.runtime
+	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -68,7 +72,8 @@ $(WHEELS): tools/derive_sensitive_options.py mwaa_migration/airflow_versions.py 
 	$(BIN)/python -m tools.derive_sensitive_options --download
 	touch $@
 
-# lambda/clone_settings/sensitive_table.py from those wheels; tests/test_sensitive_table.py fails while it is stale.
+# lambda/clone_settings/mwaa_clone/sensitive_table.py from those wheels; tests/test_sensitive_table.py fails while it
+# is stale.
 sensitive-table: $(WHEELS)
 	$(BIN)/python -m tools.derive_sensitive_options
 

@@ -33,21 +33,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mwaa_cutover import airflow_api, archive, cutover_input, dag_runs, rest_import, verify
 from mwaa_migration import aws_session
 from mwaa_migration.console import Progress, table
 from mwaa_migration.cutover import follow as cutover_follow
 from mwaa_migration.cutover import target as cutover_target
 from mwaa_migration.cutover.names import machine_exports, state_machine_arn
-from mwaa_migration.cutover_lambda import CUTOVER_DIR
 from mwaa_migration.migration import MigrationConfig, MigrationFileError, load_migration, resolve_migration_paths
-
-assert CUTOVER_DIR.is_dir()
-import airflow_api  # noqa: E402
-import archive  # noqa: E402
-import cutover_input  # noqa: E402
-import dag_runs  # noqa: E402
-import rest_import  # noqa: E402
-import verify  # noqa: E402
 
 IMPORT_DAG_ID = "mwaa_migration_import"
 ON_EXISTING = ("overwrite", "skip", "fail")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mwaa_migration.clone_lambda import clone_rules, mwaa_limits, source_check
+from mwaa_clone import clone_rules, mwaa_limits, source_check
 from mwaa_migration.environment.clone_overrides import clone_overrides
 from mwaa_migration.environment.plan_types import EnvironmentPlan
 from mwaa_migration.migration import (

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mwaa_clone import sensitive_options
 from mwaa_migration import aws_session
-from mwaa_migration.clone_lambda import sensitive_options
 from mwaa_migration.migration import MigrationFileError, resolve_migration_paths, snapshot
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Metadata-export benchmark (a script, not a test): migration_dags/export_metadata.py against a real PostgreSQL.
 
-Run with `.venv/bin/python benchmarks/export_benchmark.py` once `make airflow-envs` has built the Airflow 2.10.3
-virtualenv and installed PostgreSQL's server.
+Run from the repository root with `.venv/bin/python -m benchmarks.export_benchmark` once `make airflow-envs` has
+built the Airflow 2.10.3 virtualenv and installed PostgreSQL's server.
 
 A throwaway PostgreSQL cluster (tests/pg_cluster.py) gets Airflow 2.10.3's schema (`airflow db migrate`) and, per
 size, N task_instance rows (and the dag_run rows they belong to) made with `generate_series`. Each case then runs
@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from tests.pg_cluster import Cluster
 
-from tests.pg_cluster import Cluster  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 AIRFLOW_VERSION = "2.10.3"
 AIRFLOW_VENV = REPO_ROOT / f".venv-airflow-{AIRFLOW_VERSION}"

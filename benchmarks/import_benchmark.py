@@ -1,7 +1,7 @@
-"""REST-import benchmark (a script, not a test): lambda/cutover/rest_import.py against a real Airflow 3.0.6.
+"""REST-import benchmark (a script, not a test): mwaa_cutover.rest_import against a real Airflow 3.0.6.
 
-Run with `.venv/bin/python benchmarks/import_benchmark.py` once `make airflow-envs` has built the 3.0.6 virtualenv
-and installed PostgreSQL's server. About a minute and a half.
+Run from the repository root with `.venv/bin/python -m benchmarks.import_benchmark` once `make airflow-envs` has
+built the 3.0.6 virtualenv and installed PostgreSQL's server. About a minute and a half.
 
 A throwaway PostgreSQL cluster (tests/pg_cluster.py) holds the target's database; tests/airflow3_server.py's
 Airflow3Server runs the api-server and the dag-processor, with one `@daily` DAG (catchup) on the target, paused.
@@ -31,16 +31,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mwaa_cutover.airflow_api import UrlTransport
+from mwaa_cutover.archive import LocalArchive
+from mwaa_cutover.rest_import import ImportOptions, import_archive
+from tests.airflow3_server import STARTUP_SECONDS, Airflow3Server
+from tests.pg_cluster import Cluster
+from tests.synthetic_archive import bulk_entities, write_archive
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "lambda" / "cutover")]
-
-from airflow_api import UrlTransport  # noqa: E402
-from archive import LocalArchive  # noqa: E402
-from rest_import import ImportOptions, import_archive  # noqa: E402
-
-from tests.airflow3_server import STARTUP_SECONDS, Airflow3Server  # noqa: E402
-from tests.pg_cluster import Cluster  # noqa: E402
-from tests.synthetic_archive import bulk_entities, write_archive  # noqa: E402
 
 DAG_ID = "bench_daily"
 NAIVE_DAG_ID = "bench_naive"

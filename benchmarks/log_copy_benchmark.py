@@ -1,6 +1,7 @@
 """Task-log copy benchmark (a script, not a test): the copy in migration_dags/import_metadata.py against moto.
 
-Run with `.venv/bin/python benchmarks/log_copy_benchmark.py [--streams 200] [--events 200000]`.
+Run from the repository root with `.venv/bin/python -m benchmarks.log_copy_benchmark [--streams 200] [--events
+200000]`.
 
 The source group gets N streams and M events of realistic sizes (seeded, so every run is the same): stream lengths
 skewed like real task logs (most short, a few long), lines of 60 to 300 bytes, 1 % tracebacks of 2 to 8 kB and a
@@ -21,19 +22,14 @@ import argparse
 import datetime
 import math
 import random
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
 from moto import mock_aws
 from moto.logs.models import logs_backends
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-from migration_dags.import_metadata import copy_task_logs  # noqa: E402
+from migration_dags.import_metadata import copy_task_logs
 
 OLD, NEW, GUIDE = "airflow-old-Task", "airflow-new-Task", "airflow-guide-Task"
 ACCOUNT_ID, REGION = "123456789012", "us-east-1"

@@ -4,7 +4,6 @@ statements given (what its one step calls) and writing its own logs."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import cast
 
 from aws_cdk import CfnResource, Duration, RemovalPolicy
@@ -15,8 +14,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from constructs.acknowledgments import acknowledge
 from constructs.provider_handler import ASSET_EXCLUDES, LOG_RETENTION
+from mwaa_migration.assets import CUTOVER_DIR
 
-CUTOVER_DIR = Path(__file__).resolve().parent.parent / "lambda" / "cutover"
 # The newest Python runtime Lambda offers (cdk-nag's AwsSolutions-L1 wants the latest); the code needs 3.11+ and
 # nothing beyond the runtime's own boto3, so the asset is the folder as it is, without bundling.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -28,7 +27,7 @@ def cutover_code() -> lambda_.Code:
 
 
 class CutoverFunction(Construct):
-    """Children: Logs, Role, Policy, Function (handler `cutover_handler.<step>`)."""
+    """Children: Logs, Role, Policy, Function (handler `mwaa_cutover.cutover_handler.<step>`)."""
 
     def __init__(
         self,
@@ -71,7 +70,7 @@ class CutoverFunction(Construct):
             "Function",
             description=f"MWAA cut-over: {description}",
             runtime=RUNTIME,
-            handler=f"cutover_handler.{step}",
+            handler=f"mwaa_cutover.cutover_handler.{step}",
             code=code,
             timeout=timeout,
             memory_size=memory_size,

@@ -16,10 +16,9 @@ from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
 from constructs.provider_handler import provider_handler
+from mwaa_migration.assets import EXPORT_DAG_DEPLOY_DIR, MIGRATION_DAGS_DIR
 from mwaa_migration.environment.environment_plan import EXPORT_DAG_NAME
 
-MIGRATION_DAGS_DIR = Path(__file__).resolve().parent.parent / "migration_dags"
-EXPORT_DAG_DEPLOY_DIR = Path(__file__).resolve().parent.parent / "lambda" / "deploy_export_dag"
 SERVICE_TIMEOUT = Duration.minutes(5)
 
 
@@ -78,7 +77,7 @@ class MigrationDagDeployment(Construct):
         handler = provider_handler(
             self,
             code_dir=EXPORT_DAG_DEPLOY_DIR,
-            handler="export_dag_handler.on_event",
+            handler="mwaa_export_dag_deploy.export_dag_handler.on_event",
             description=dag.description,
             role_description=f"Writes and removes s3://{bucket.bucket_name}/{key} only",
             invoke_sid=f"Invoke{dag.label}Deployment",

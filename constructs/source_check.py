@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from constructs.execution_role import environment_arn
 from constructs.provider_handler import provider_handler
-from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
+from mwaa_migration.assets import CLONE_SETTINGS_DIR
 
 RESOURCE_TYPE = "Custom::MwaaSourceCheck"
 # A failure reaches CloudFormation in minutes instead of after the default hour.
@@ -37,7 +37,7 @@ class SourceCheck(Construct):
         handler = provider_handler(
             self,
             code_dir=CLONE_SETTINGS_DIR,
-            handler="source_check_handler.on_event",
+            handler="mwaa_clone.source_check_handler.on_event",
             description="Checks that the source MWAA environment still matches its snapshot",
             role_description=f"Reads the MWAA environment {source_environment_name} to check it against its snapshot",
             invoke_sid="InvokeSourceCheck",

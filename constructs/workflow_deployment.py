@@ -15,10 +15,10 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, IDependable
 from constructs.acknowledgments import acknowledge_wildcard_resource
 from constructs.provider_handler import provider_handler
+from mwaa_migration.assets import WORKFLOW_DEPLOY_DIR
 from mwaa_migration.migration import DeployedFile
 from mwaa_migration.plugins_zip import WORKFLOW_EXCLUDES, build_plugins_zip
 
-WORKFLOW_DEPLOY_DIR = Path(__file__).resolve().parent.parent / "lambda" / "deploy_workflows"
 FILE_RESOURCE_TYPE = "Custom::MwaaWorkflowFile"
 DAGS_RESOURCE_TYPE = "Custom::MwaaDagFolder"
 # The handler's timeout plus the framework's own time, so a failure reaches CloudFormation in minutes.
@@ -81,7 +81,7 @@ class WorkflowDeployment(Construct):
         handler = provider_handler(
             self,
             code_dir=WORKFLOW_DEPLOY_DIR,
-            handler="workflow_handler.on_event",
+            handler="mwaa_workflow_deploy.workflow_handler.on_event",
             description="Deploys an MWAA environment's DAGs, requirements, plugins and startup script",
             role_description="Copies staged workflow files into the source bucket: "
             + ", ".join([*(file.s3_path for file in files), *([dag_prefix] if dags_asset else [])]),

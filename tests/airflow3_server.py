@@ -25,9 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from airflow_api import ApiError, UrlTransport  # lambda/cutover, on sys.path from tests/conftest.py
-from mwaa_limits import AIRFLOW_2_SCHEDULING_DEFAULTS  # lambda/clone_settings, likewise
-
+from mwaa_clone.mwaa_limits import AIRFLOW_2_SCHEDULING_DEFAULTS
+from mwaa_cutover.airflow_api import ApiError, UrlTransport
 from tests.import_source import DAILY, LONG, MANUAL, MISSING, SourceArchive
 from tests.pg_cluster import free_port
 

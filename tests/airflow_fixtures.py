@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive import LocalArchive, read_run_ids  # lambda/cutover, on sys.path from tests/conftest.py
-from rest_import import ImportOptions, import_archive
 
+from mwaa_cutover.archive import LocalArchive, read_run_ids
+from mwaa_cutover.rest_import import ImportOptions, import_archive
 from tests import airflow_harness
 from tests.airflow3_server import Airflow3Server, read_back, serve, transport
 from tests.import_source import DAILY, LONG, MANUAL, NAIVE, SOURCE_VERSION, SourceArchive, build_spec

@@ -1,15 +1,11 @@
-"""Shared test setup: offline, credential-free, and the Lambda code importable by module name."""
+"""Shared test setup: offline and credential-free. The repository root is on sys.path through pytest's
+`pythonpath` (pyproject.toml), for app.py's packages (stacks, constructs) and tests; mwaa_migration and the Lambda
+assets' packages are installed (`make` installs the project, editable)."""
 
 from __future__ import annotations
 
 import compileall
 import os
-import sys
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 # Fake credentials so nothing can reach a real account, and no CDK chatter.
 os.environ.update(
@@ -26,31 +22,19 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-# The Lambdas' modules are top-level in their assets; these put them on sys.path, so tests import them the same
-# way the runtime does. Imported after the environment is set: the construct module loads jsii.
-from constructs.export_dag_deployment import EXPORT_DAG_DEPLOY_DIR  # noqa: E402
-from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR  # noqa: E402
-from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
-from mwaa_migration.cutover_lambda import CUTOVER_DIR  # noqa: E402
+# Imported after the environment is set: synth_app loads jsii.
+import pytest
 
-for _handler_dir in (WORKFLOW_DEPLOY_DIR, EXPORT_DAG_DEPLOY_DIR, CUTOVER_DIR):
-    if str(_handler_dir) not in sys.path:
-        sys.path.insert(0, str(_handler_dir))
-
-
-import pytest  # noqa: E402
-
-from tests.synth_app import EXAMPLE_WORKFLOWS, SynthesizedApp, synthesize  # noqa: E402
+from mwaa_migration.assets import ASSET_PACKAGES
+from tests.synth_app import EXAMPLE_WORKFLOWS, SynthesizedApp, synthesize
 
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     # Bytecode in the handlers' and the example DAGs' folders, whatever PYTHONDONTWRITEBYTECODE says, so the
     # assets' exclusion of it is exercised by every synth the tests make.
-    compileall.compile_dir(CLONE_SETTINGS_DIR, quiet=1)
-    compileall.compile_dir(WORKFLOW_DEPLOY_DIR, quiet=1)
-    compileall.compile_dir(EXPORT_DAG_DEPLOY_DIR, quiet=1)
-    compileall.compile_dir(CUTOVER_DIR, quiet=1)
+    for asset_dir in ASSET_PACKAGES:
+        compileall.compile_dir(asset_dir, quiet=1)
     compileall.compile_dir(EXAMPLE_WORKFLOWS / "dags", quiet=1)
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
 

@@ -10,9 +10,8 @@ import hashlib
 import json
 from typing import Any
 
-import cutover_steps
-from airflow_api import Transport
-
+from mwaa_cutover import cutover_steps
+from mwaa_cutover.airflow_api import Transport
 from tests.asl_interpreter import Execution
 from tests.fake_airflow import FakeRun, FakeTask, HttpError, TwoEnvironments
 
@@ -207,7 +206,7 @@ class World:
             raise FunctionTimeoutError(f"the function timed out after {self.request_limit} requests")
 
     def invoke(self, resource: str, payload: Any) -> Any:
-        step = self.handlers[resource].removeprefix("cutover_handler.")
+        step = self.handlers[resource].removeprefix("mwaa_cutover.cutover_handler.")
         self.steps.append(step)
         self.requests_in_call = 0
         result = cutover_steps.STEPS[step](payload, Runtime(self))
@@ -311,4 +310,4 @@ def definition_built(*, machine_exports: bool, rest_import: bool) -> tuple[dict[
     machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(chain))
     text = stack.resolve(machine.node.default_child.definition_string)  # type: ignore[union-attr]
     definition: dict[str, Any] = json.loads(text if isinstance(text, str) else "".join(text["Fn::Join"][1]))
-    return definition, {arn: f"cutover_handler.{step}" for step, arn in arns.items()}
+    return definition, {arn: f"mwaa_cutover.cutover_handler.{step}" for step, arn in arns.items()}

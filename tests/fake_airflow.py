@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
-from airflow_api import MWAA_PATH_LIMIT, ApiError, MwaaTransport, PathTooLong
 from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+from mwaa_cutover.airflow_api import MWAA_PATH_LIMIT, ApiError, MwaaTransport, PathTooLong
 
 
 @dataclasses.dataclass

@@ -14,11 +14,11 @@ import sys
 import time
 from typing import Any
 
+# The seed's constants and its plain-SQL dump.
+import airflow_harness  # type: ignore[import-not-found, unused-ignore]  # same folder, run as a script
+
 HERE = pathlib.Path(__file__).resolve().parent
 IMPORT_FILE = HERE.parent / "migration_dags" / "import_metadata.py"
-sys.path.insert(0, str(HERE.parent))
-
-from tests import airflow_harness  # noqa: E402 - the seed's constants and its plain-SQL dump
 
 UTC = datetime.UTC
 

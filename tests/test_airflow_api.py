@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,11 +16,7 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
-CUTOVER_DIR = str(Path(__file__).resolve().parent.parent / "lambda" / "cutover")
-if CUTOVER_DIR not in sys.path:
-    sys.path.insert(0, CUTOVER_DIR)
-
-from airflow_api import (  # noqa: E402
+from mwaa_cutover.airflow_api import (
     ApiError,
     MwaaTransport,
     PathTooLong,

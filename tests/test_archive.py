@@ -18,12 +18,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-CUTOVER_DIR = str(Path(__file__).resolve().parent.parent / "lambda" / "cutover")
-if CUTOVER_DIR not in sys.path:
-    sys.path.insert(0, CUTOVER_DIR)
-
-import archive  # noqa: E402
-from archive import (  # noqa: E402
+from mwaa_cutover import archive
+from mwaa_cutover.archive import (
     ArchiveError,
     LocalArchive,
     S3Archive,
@@ -35,10 +31,9 @@ from archive import (  # noqa: E402
     read_run_ids,
     write_run_ids,
 )
-
-from tests import airflow_harness as harness  # noqa: E402
-from tests.airflow_fixtures import AirflowEnv  # noqa: E402
-from tests.test_export_metadata import COMPARED_TABLES, as_utc, decoded  # noqa: E402
+from tests import airflow_harness as harness
+from tests.airflow_fixtures import AirflowEnv
+from tests.test_export_metadata import COMPARED_TABLES, as_utc, decoded
 
 BUCKET = "mwaa-migration-m1-123456789012-us-east-1"
 EXPORT_PREFIX = "exports/m1/20260301T000000Z/"

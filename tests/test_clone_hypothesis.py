@@ -20,12 +20,12 @@ from typing import Any, cast
 
 from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
 from botocore.validate import ParamValidator
-from clone_request import parse_overrides
-from clone_rules import CloneRefused, CloneRequest, clone_settings
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from mwaa_limits import SIZING_FIELDS
 
+from mwaa_clone.clone_request import parse_overrides
+from mwaa_clone.clone_rules import CloneRefused, CloneRequest, clone_settings
+from mwaa_clone.mwaa_limits import SIZING_FIELDS
 from tests.clone_fixtures import (
     CLONED_FIELDS,
     CREATE_ENVIRONMENT_SHAPE,

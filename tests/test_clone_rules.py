@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from clone_rules import CloneRefused, CloneRequest, CloneResult, clone_settings
-from config_translation import translate_options
 
+from mwaa_clone.clone_rules import CloneRefused, CloneRequest, CloneResult, clone_settings
+from mwaa_clone.config_translation import translate_options
 from tests.clone_fixtures import CLONED_FIELDS, load_environment
 
 SECRET = "postgresql://admin:s3cr3t-Pa55w0rd@db.internal:5432/app"

@@ -1,11 +1,12 @@
-"""Tests for lambda/clone_settings/config_translation.py."""
+"""Tests for mwaa_clone.config_translation."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from config_translation import (
+
+from mwaa_clone.config_translation import (
     _REMOVED,
     _REMOVED_IF,
     _RENAMED,

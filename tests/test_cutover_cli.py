@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive import LocalArchive, iter_rows, read_manifest
 
+from mwaa_cutover.archive import LocalArchive, iter_rows, read_manifest
 from tests.airflow3_server import Airflow3Server
 from tests.import_source import DAILY, LONG, MANUAL, MISSING, SourceArchive
 from tests.test_verify import assert_no_values, copy_archive, restored, variable_changed

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from archive import ArchiveError
-from export_files import delete_secrets, export_prefix, new_export_id, wait_for_manifest
 
+from mwaa_cutover.archive import ArchiveError
+from mwaa_cutover.export_files import delete_secrets, export_prefix, new_export_id, wait_for_manifest
 from tests.moto_bucket import versioned_bucket
 
 BUCKET = "mwaa-migration-m1-123456789012-us-east-1"

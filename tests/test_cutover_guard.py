@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import cutover_steps
 import pytest
-from airflow_api import MwaaTransport, Transport
 from botocore.stub import Stubber
 
+from mwaa_cutover import cutover_steps
+from mwaa_cutover.airflow_api import MwaaTransport, Transport
 from tests.cutover_world import EXECUTION, START, World
 from tests.cutover_world import Runtime as WorldRuntime
 from tests.fake_airflow import FakeAirflow, HttpError

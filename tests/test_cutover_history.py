@@ -30,9 +30,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from cutover_input import DEFAULTS, LIMITS, InputError, validate
-from polling import MAX_SLICES, import_slices, next_wait
 
+from mwaa_cutover.cutover_input import DEFAULTS, LIMITS, InputError, validate
+from mwaa_cutover.polling import MAX_SLICES, import_slices, next_wait
 from tests.moto_bucket import versioned_bucket
 from tests.synth_app import SynthesizedApp
 from tests.test_cutover_stack import MIGRATIONS

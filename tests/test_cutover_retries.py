@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
-from cutover_handler import EnvironmentRuntime
 
+from mwaa_cutover.cutover_handler import EnvironmentRuntime
 from mwaa_migration.cutover import target as cutover_target
 from mwaa_migration.migration import load_migration, resolve_migration_paths
 from tests.synth_app import SynthesizedApp

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from freeze import EXPORT_DAG, freeze
-from pause_states import read_pause_states, record_pause_states
-from polling import MAX_SLICES
-from rollback import rollback
-from unpause import InvariantError, unpause_new
 
+from mwaa_cutover.freeze import EXPORT_DAG, freeze
+from mwaa_cutover.pause_states import read_pause_states, record_pause_states
+from mwaa_cutover.polling import MAX_SLICES
+from mwaa_cutover.rollback import rollback
+from mwaa_cutover.unpause import InvariantError, unpause_new
 from tests.fake_airflow import TwoEnvironments
 from tests.moto_bucket import versioned_bucket
 from tests.synth_app import SynthesizedApp

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
-from constructs.cutover_function import CUTOVER_DIR
+from mwaa_migration.assets import CUTOVER_DIR, package_dir
 from tests.synth_app import SynthesizedApp, resources_of_type
 from tests.test_state_machine_walk import definition_of
 
@@ -39,7 +39,7 @@ def role_statements(template: dict[str, Any]) -> dict[str, dict[str, tuple[list[
     steps = {}
     for function in resources_of_type(template, "AWS::Lambda::Function").values():
         role = function["Properties"]["Role"]["Fn::GetAtt"][0]
-        step = function["Properties"]["Handler"].removeprefix("cutover_handler.")
+        step = function["Properties"]["Handler"].removeprefix("mwaa_cutover.cutover_handler.")
         attached = [p for p in policies.values() if {"Ref": role} in p["Properties"]["Roles"]]
         assert len(attached) == 1, step
         statements = attached[0]["Properties"]["PolicyDocument"]["Statement"]
@@ -242,11 +242,18 @@ def test_cfn_lint_and_cdk_nag_find_nothing_in_the_cutover_stacks(synthesized: Sy
             assert len(suppressed["reason"]) > 40
 
 
+def _files(folder: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+
+
 def test_the_lambda_asset_is_the_cutover_folder_without_bytecode(synthesized: SynthesizedApp) -> None:
-    assets = [p for p in Path(synthesized.assembly.directory).glob("asset.*") if (p / "cutover_handler.py").exists()]
+    handler = package_dir(CUTOVER_DIR).relative_to(CUTOVER_DIR) / "cutover_handler.py"
+    assets = [p for p in Path(synthesized.assembly.directory).glob("asset.*") if (p / handler).exists()]
     assert assets
     for asset in assets:
         assert not list(asset.rglob("__pycache__")) and not list(asset.rglob("*.pyc"))
-        assert sorted(p.name for p in asset.iterdir()) == sorted(
-            p.name for p in CUTOVER_DIR.iterdir() if p.name != "__pycache__" and p.suffix != ".pyc"
-        )
+        assert _files(asset) == _files(CUTOVER_DIR)

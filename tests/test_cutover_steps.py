@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dag_pausing import PauseError, list_dags, pause_all, set_paused
-from freeze import EXPORT_DAG, drain_status, drain_verdict, freeze, refusal
-from pause_states import (
+
+from mwaa_cutover.dag_pausing import PauseError, list_dags, pause_all, set_paused
+from mwaa_cutover.freeze import EXPORT_DAG, drain_status, drain_verdict, freeze, refusal
+from mwaa_cutover.pause_states import (
     RecordError,
     cutover_since,
     marker_key,
@@ -23,9 +24,8 @@ from pause_states import (
     record_pause_states,
     write_once,
 )
-from rollback import RollbackRefusedError, rollback, rollback_check
-from unpause import InvariantError, unpause_new
-
+from mwaa_cutover.rollback import RollbackRefusedError, rollback, rollback_check
+from mwaa_cutover.unpause import InvariantError, unpause_new
 from tests.fake_airflow import FakeAirflow, FakeRun, FakeTask, FakeTransport, TwoEnvironments, ilike, mwaa_transport
 from tests.moto_bucket import versioned_bucket
 

@@ -8,16 +8,16 @@ from typing import Any
 
 import boto3
 import pytest
-from airflow_api import MwaaTransport
 from botocore.stub import Stubber
-from dag_pausing import set_paused
-from dag_runs import run_id_for, run_to_completion
-from freeze import EXPORT_DAG, drain_status, drain_verdict, freeze
 from moto import mock_aws
-from pause_states import read_pause_states, record_pause_states
-from rollback import rollback
-from unpause import unpause_new
 
+from mwaa_cutover.airflow_api import MwaaTransport
+from mwaa_cutover.dag_pausing import set_paused
+from mwaa_cutover.dag_runs import run_id_for, run_to_completion
+from mwaa_cutover.freeze import EXPORT_DAG, drain_status, drain_verdict, freeze
+from mwaa_cutover.pause_states import read_pause_states, record_pause_states
+from mwaa_cutover.rollback import rollback
+from mwaa_cutover.unpause import unpause_new
 from tests.fake_airflow import FakeRun, FakeTask, TwoEnvironments
 
 BUCKET = "bucket"

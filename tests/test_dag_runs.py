@@ -15,11 +15,11 @@ from typing import Any
 
 import boto3
 import pytest
-from airflow_api import MWAA_PATH_LIMIT, MwaaTransport, UrlTransport
 from botocore.stub import ANY, Stubber
-from dag_runs import DagRunError, run_id_for, run_to_completion
-from unpause import MIGRATION_DAGS
 
+from mwaa_cutover.airflow_api import MWAA_PATH_LIMIT, MwaaTransport, UrlTransport
+from mwaa_cutover.dag_runs import DagRunError, run_id_for, run_to_completion
+from mwaa_cutover.unpause import MIGRATION_DAGS
 from tests.airflow3_server import Airflow3Server
 
 DAG_ID = "k_dag_runs_probe"

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import export_dag_handler
 import pytest
-from export_dag_deploy import DIGEST, MARK, MigrationDagError
 from moto import mock_aws
+
+from mwaa_export_dag_deploy import export_dag_handler
+from mwaa_export_dag_deploy.export_dag_deploy import DIGEST, MARK, MigrationDagError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -11,15 +11,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import export_dag_handler
 import pytest
-import workflow_handler
-from export_dag_deploy import PLACEHOLDER_RE
 from moto import mock_aws
-from workflow_deploy import DeploymentError, plan_dag_sync
 
 from constructs.export_dag_deployment import IMPORT_DAG
 from constructs.workflow_deployment import DAGS_RESOURCE_TYPE
+from mwaa_export_dag_deploy import export_dag_handler
+from mwaa_export_dag_deploy.export_dag_deploy import PLACEHOLDER_RE
+from mwaa_workflow_deploy import workflow_handler
+from mwaa_workflow_deploy.workflow_deploy import DeploymentError, plan_dag_sync
 from tests.synth_app import SynthesizedApp, logical_id, resources_of_type
 from tests.test_import_access import ACCOUNT, AIRFLOW_2_TARGET, AIRFLOW_3_TARGET, REGION, resolve
 from tests.test_workflow_stacks import staged_source

@@ -14,11 +14,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from secret_names import SECRET_PHRASES, SECRET_WORDS
-from sensitive_options import MASKED
-from sensitive_table import SENSITIVE_OPTIONS
 
 import snapshot as snapshot_command
+from mwaa_clone.secret_names import SECRET_PHRASES, SECRET_WORDS
+from mwaa_clone.sensitive_options import MASKED
+from mwaa_clone.sensitive_table import SENSITIVE_OPTIONS
 from mwaa_migration.migration import MigrationFileError, load_migration
 from stacks.migration_app import add_migrations, new_app
 from tests.synth_app import resources_of_type

@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from archive import LocalArchive, read_run_ids
-from rest_import import CHUNK_ENTITIES, ImportOptions, ImportResult, import_archive
-
+from mwaa_cutover.archive import LocalArchive, read_run_ids
+from mwaa_cutover.rest_import import CHUNK_ENTITIES, ImportOptions, ImportResult, import_archive
 from tests.airflow3_server import RESET, Airflow3Server, read_back, transport
 from tests.import_source import SourceArchive
 from tests.synthetic_archive import bulk_entities, write_archive

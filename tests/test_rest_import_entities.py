@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from archive import LocalArchive
-from rest_import import ImportOptions, import_archive
-
+from mwaa_cutover.archive import LocalArchive
+from mwaa_cutover.rest_import import ImportOptions, import_archive
 from tests.airflow3_server import Airflow3Server, read_back, transport
 from tests.import_source import SourceArchive
 

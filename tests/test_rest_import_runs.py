@@ -12,12 +12,11 @@ import contextlib
 import datetime
 from typing import Any
 
-from airflow_api import ApiError
-from archive import LocalArchive
-from rest_import import ImportOptions, ImportResult, import_archive
-from row_mapping import SourceRun, new_run_id, select_runs
-from run_import import RunImporter, Tally, list_target_dags, plan_dag
-
+from mwaa_cutover.airflow_api import ApiError
+from mwaa_cutover.archive import LocalArchive
+from mwaa_cutover.rest_import import ImportOptions, ImportResult, import_archive
+from mwaa_cutover.row_mapping import SourceRun, new_run_id, select_runs
+from mwaa_cutover.run_import import RunImporter, Tally, list_target_dags, plan_dag
 from tests.airflow3_server import Airflow3Server, read_back, transport
 from tests.import_source import DAILY, DAILY_FAILED_DAYS_AGO, LONG, MANUAL, MISSING, NAIVE, SourceArchive
 

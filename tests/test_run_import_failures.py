@@ -10,9 +10,9 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from airflow_api import ApiError
-from row_mapping import SourceRun
-from run_import import SERVER_ERROR_TRIES, VISIBILITY_TRIES, DagPlan, RunImporter, Tally
+from mwaa_cutover.airflow_api import ApiError
+from mwaa_cutover.row_mapping import SourceRun
+from mwaa_cutover.run_import import SERVER_ERROR_TRIES, VISIBILITY_TRIES, DagPlan, RunImporter, Tally
 
 DAG = "etl_daily"
 LOGICAL = datetime.datetime(2026, 11, 20, tzinfo=datetime.UTC)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from secret_names import name_says_secret, option_words
-from sensitive_options import MARKED, NAMED, mask_options, secret_reason, sensitive_reason
+
+from mwaa_clone.secret_names import name_says_secret, option_words
+from mwaa_clone.sensitive_options import MARKED, NAMED, mask_options, secret_reason, sensitive_reason
 
 
 @pytest.mark.parametrize(

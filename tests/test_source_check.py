@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-import source_check_handler
 from botocore.exceptions import EndpointConnectionError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.stub import Stubber
-from sensitive_options import MASKED
-from source_check import SourceCheckFailed, fingerprints
 
-from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
+from mwaa_clone import source_check_handler
+from mwaa_clone.sensitive_options import MASKED
+from mwaa_clone.source_check import SourceCheckFailed, fingerprints
+from mwaa_migration.assets import CLONE_SETTINGS_DIR
 from mwaa_migration.migration.snapshot import snapshot_document
 from tests.clone_fixtures import GET_ENVIRONMENT_DIR, GET_ENVIRONMENT_OUTPUT_SHAPE, get_environment_document
 
@@ -464,10 +464,10 @@ def test_importing_the_handler_is_fast_and_loads_no_sdk() -> None:
     code = (
         "import sys, time\n"
         "start = time.perf_counter()\n"
-        "import source_check_handler\n"
+        "import mwaa_clone.source_check_handler\n"
         "print(time.perf_counter() - start, 'boto3' in sys.modules, 'botocore' in sys.modules)\n"
     )
-    # A fresh interpreter, so nothing this test session imported counts.
+    # A fresh interpreter, so nothing this test session imported counts; in the asset's folder, as the runtime has it.
     result = subprocess.run(  # noqa: S603 - our own interpreter and a constant script
         [sys.executable, "-c", code], cwd=CLONE_SETTINGS_DIR, capture_output=True, text=True, check=True
     )

@@ -7,14 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pause_states
 import pytest
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import lint_file
 
-from constructs.export_dag_deployment import EXPORT_DAG_DEPLOY_DIR
-from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR
-from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR
+from mwaa_cutover import pause_states
+from mwaa_migration.assets import CLONE_SETTINGS_DIR, EXPORT_DAG_DEPLOY_DIR, WORKFLOW_DEPLOY_DIR, package_dir
 from tests.synth_app import REPO_ROOT, SynthesizedApp, logical_id, resources_of_type
 
 OLD_ROLE_NAME = "AmazonMWAA-analytics-abc123"
@@ -74,8 +72,10 @@ def test_cfn_lint_reports_nothing_on_any_template(synthesized: SynthesizedApp) -
 )
 def test_lambda_assets_have_no_bytecode(synthesized: SynthesizedApp, code_dir: Path, handler: str) -> None:
     # The shared synth puts bytecode in the handlers' folders first, so there is something to leave out.
-    assert list(code_dir.glob("__pycache__/*.pyc")), "nothing to exclude: this test would prove nothing"
-    asset_dirs = [p for p in Path(synthesized.assembly.directory).glob("asset.*") if (p / handler).exists()]
+    package = package_dir(code_dir)
+    assert list(package.glob("__pycache__/*.pyc")), "nothing to exclude: this test would prove nothing"
+    in_asset = package.relative_to(code_dir) / handler
+    asset_dirs = [p for p in Path(synthesized.assembly.directory).glob("asset.*") if (p / in_asset).exists()]
     assert asset_dirs
     for asset in asset_dirs:
         assert not list(asset.rglob("__pycache__")) and not list(asset.rglob("*.pyc"))

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pause_states import read_pause_states, record_key
 
+from mwaa_cutover.pause_states import read_pause_states, record_key
 from tests.cutover_world import World, definition_built
 from tests.fake_airflow import FakeRun, FakeTask
 from tests.moto_bucket import versioned_bucket

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_api import ApiError, UrlTransport
-from archive import LocalArchive, read_manifest, read_run_ids
-from rest_import import ImportOptions, import_archive
-from verify import verify_import
 
+from mwaa_cutover.airflow_api import ApiError, UrlTransport
+from mwaa_cutover.archive import LocalArchive, read_manifest, read_run_ids
+from mwaa_cutover.rest_import import ImportOptions, import_archive
+from mwaa_cutover.verify import verify_import
 from tests.airflow3_server import Airflow3Server
 from tests.import_source import DAILY, MANUAL, SourceArchive
 

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-import workflow_handler
 from botocore.stub import Stubber
 from moto import mock_aws
-from workflow_deploy import (
+
+from mwaa_migration.assets import WORKFLOW_DEPLOY_DIR
+from mwaa_workflow_deploy import workflow_handler
+from mwaa_workflow_deploy.workflow_deploy import (
     DagsRequest,
     DeploymentError,
     StagedObject,
@@ -24,8 +26,6 @@ from workflow_deploy import (
     physical_resource_id,
     plan_dag_sync,
 )
-
-from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -252,7 +252,9 @@ def test_physical_id_names_the_location() -> None:
 
 def test_importing_the_handler_loads_no_sdk() -> None:
     # boto3 is imported on the first Create or Update only; Delete and cold starts don't pay for it.
-    script = "import sys, workflow_handler; print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    script = (
+        "import sys, mwaa_workflow_deploy.workflow_handler; print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    )
     result = subprocess.run(  # noqa: S603 - our own interpreter and a constant script
         [sys.executable, "-c", script], cwd=WORKFLOW_DEPLOY_DIR, capture_output=True, text=True, check=True
     )

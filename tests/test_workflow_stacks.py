@@ -11,13 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
-import workflow_handler
 from aws_cdk import FileSystem
 from moto import mock_aws
 
 from constructs import IConstruct
 from constructs.workflow_deployment import DAGS_RESOURCE_TYPE, FILE_RESOURCE_TYPE
 from mwaa_migration.plugins_zip import WORKFLOW_EXCLUDES, build_plugins_zip
+from mwaa_workflow_deploy import workflow_handler
 from tests.synth_app import EXAMPLE_WORKFLOWS, REPO_ROOT, SynthesizedApp, logical_id, resources_of_type
 
 REPORTING_WORKFLOWS = REPO_ROOT / "tests" / "fixtures" / "workflows" / "reporting"

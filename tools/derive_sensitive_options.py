@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write lambda/clone_settings/sensitive_table.py: the configuration options Airflow marks sensitive.
+"""Write lambda/clone_settings/mwaa_clone/sensitive_table.py: the configuration options Airflow marks sensitive.
 
     python -m tools.derive_sensitive_options --download   # fetch the pinned wheels missing from .cache/wheels
     python -m tools.derive_sensitive_options              # derive the table from them and write it
@@ -27,18 +27,13 @@ from typing import Any
 
 import yaml
 
+# The word rule lives in the Lambda asset; secret_names imports nothing, not the table this writes.
+from mwaa_clone.secret_names import name_says_secret
 from mwaa_migration.airflow_versions import MWAA_PYTHON_VERSIONS, version_key
+from mwaa_migration.assets import CLONE_SETTINGS_DIR, REPO_ROOT, package_dir
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 WHEELS_DIR = REPO_ROOT / ".cache" / "wheels"
-CLONE_SETTINGS_DIR = REPO_ROOT / "lambda" / "clone_settings"
-TABLE_PATH = CLONE_SETTINGS_DIR / "sensitive_table.py"
-# The word rule lives in the Lambda asset, whose modules are top-level (as mwaa_migration/clone_lambda.py does);
-# not through clone_lambda, which imports the table this writes.
-if str(CLONE_SETTINGS_DIR) not in sys.path:
-    sys.path.insert(0, str(CLONE_SETTINGS_DIR))
-
-from secret_names import name_says_secret  # noqa: E402
+TABLE_PATH = package_dir(CLONE_SETTINGS_DIR) / "sensitive_table.py"
 
 # Sources may still run a version MWAA no longer offers: the 2.x releases MWAA ran before 2.7.2.
 OLDER_SOURCE_VERSIONS = ("2.0.2", "2.2.2", "2.4.3", "2.5.1", "2.6.3")

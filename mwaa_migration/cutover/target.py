@@ -15,14 +15,9 @@ from typing import Any
 
 from botocore.config import Config
 
+from mwaa_cutover import airflow_api, archive, cutover_input
 from mwaa_migration.cutover.names import bucket_name
-from mwaa_migration.cutover_lambda import CUTOVER_DIR
 from mwaa_migration.migration import MigrationConfig
-
-assert CUTOVER_DIR.is_dir()
-import airflow_api  # noqa: E402
-import archive  # noqa: E402
-import cutover_input  # noqa: E402
 
 
 class SetupError(Exception):

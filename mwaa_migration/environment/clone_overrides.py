@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mwaa_migration.clone_lambda import mwaa_limits
+from mwaa_clone import mwaa_limits
 
 if TYPE_CHECKING:
     from mwaa_migration.migration.migration_config import TargetConfig

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mwaa_migration.clone_lambda import clone_rules, mwaa_limits, source_check
+from mwaa_clone import clone_rules, mwaa_limits, source_check
 from mwaa_migration.environment.clone_overrides import (
     LOG_MODULE_PROPERTIES,
     clone_overrides,

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mwaa_migration.clone_lambda import clone_rules
+from mwaa_clone import clone_rules
 from mwaa_migration.environment.environment_plan import plan_environment
 from mwaa_migration.migration.migration_config import MIGRATIONS_DIR, MigrationConfig, MigrationFileError
 from mwaa_migration.migration.migration_reader import parse_migration

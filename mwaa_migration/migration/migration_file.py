@@ -19,8 +19,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
+from mwaa_clone import mwaa_limits
 from mwaa_migration.airflow_versions import MWAA_TARGET_VERSIONS
-from mwaa_migration.clone_lambda import mwaa_limits
 
 ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$")
 BUCKET_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)?:s3:::[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")

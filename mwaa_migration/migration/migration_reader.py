@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from mwaa_clone import clone_rules, mwaa_limits
 from mwaa_migration.airflow_versions import MWAA_TARGET_VERSIONS, version_key
-from mwaa_migration.clone_lambda import clone_rules, mwaa_limits
 from mwaa_migration.migration import migration_file as schema
 from mwaa_migration.migration import snapshot
 from mwaa_migration.migration.migration_config import (

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from mwaa_migration.clone_lambda import sensitive_options
+from mwaa_clone import sensitive_options
 
 SNAPSHOT_SUFFIX = ".source.json"
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from airflow_api import ApiError, Transport
-from archive import Archive, iter_rows, iter_secret_rows, read_manifest, read_run_ids, write_run_ids
-from row_mapping import (
+from mwaa_cutover.airflow_api import ApiError, Transport
+from mwaa_cutover.archive import Archive, iter_rows, iter_secret_rows, read_manifest, read_run_ids, write_run_ids
+from mwaa_cutover.row_mapping import (
     Refusal,
     SourceRun,
     anchor_of,
@@ -29,7 +29,7 @@ from row_mapping import (
     source_run,
     variable_entity,
 )
-from run_import import DagPlan, RunImporter, Tally, list_target_dags, plan_dag
+from mwaa_cutover.run_import import DagPlan, RunImporter, Tally, list_target_dags, plan_dag
 
 CURSOR_FORMAT = 1
 DEFAULT_WINDOW = datetime.timedelta(days=7)

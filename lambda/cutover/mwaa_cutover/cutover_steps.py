@@ -15,16 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import freeze as freezing
-import pause_states
-from airflow_api import ApiError, Transport
-from cutover_input import machine_export_id, parse_time, validate
-from dag_pausing import LISTED
-from import_steps import delete_secrets, import_slice, verify
-from pause_steps import rollback, unpause
-from polling import next_wait
-from step_runtime import Runtime, elapsed
-from wait_steps import export_dag, import_dag, manifest_wait
+from mwaa_cutover import freeze as freezing
+from mwaa_cutover import pause_states
+from mwaa_cutover.airflow_api import ApiError, Transport
+from mwaa_cutover.cutover_input import machine_export_id, parse_time, validate
+from mwaa_cutover.dag_pausing import LISTED
+from mwaa_cutover.import_steps import delete_secrets, import_slice, verify
+from mwaa_cutover.pause_steps import rollback, unpause
+from mwaa_cutover.polling import next_wait
+from mwaa_cutover.step_runtime import Runtime, elapsed
+from mwaa_cutover.wait_steps import export_dag, import_dag, manifest_wait
 
 
 class OverlapError(Exception):

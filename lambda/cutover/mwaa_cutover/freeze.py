@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from airflow_api import Transport
-from dag_pausing import PauseError, batch_list, list_dags, listed, pause_all, set_paused
+from mwaa_cutover.airflow_api import Transport
+from mwaa_cutover.dag_pausing import PauseError, batch_list, list_dags, listed, pause_all, set_paused
 
 EXPORT_DAG = "mwaa_migration_export"
 RUN_STATES = ("queued", "running")

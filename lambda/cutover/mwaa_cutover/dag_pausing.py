@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_api import ApiError, PathTooLong, Transport
+from mwaa_cutover.airflow_api import ApiError, PathTooLong, Transport
 
 PAGE = 100
 # Problem lists in step results are cut here (the counts stay complete): Step Functions keeps results in its

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clone_request import CloneRequest as CloneRequest  # the clone's input: part of its interface
-from clone_request import parse_overrides
-from config_translation import parse_version, translate_options
-from mwaa_limits import (
+from mwaa_clone.clone_request import CloneRequest as CloneRequest  # the clone's input: part of its interface
+from mwaa_clone.clone_request import parse_overrides
+from mwaa_clone.config_translation import parse_version, translate_options
+from mwaa_clone.mwaa_limits import (
     AIRFLOW_2_SCHEDULING_DEFAULTS,
     ALLOWED_CHOICES,
     AWS_OWNED_KEY,
@@ -46,8 +46,8 @@ from mwaa_limits import (
     option_problem,
     tag_problem,
 )
-from mwaa_limits import CloneRefused as CloneRefused  # raised by the clone: part of its interface
-from sensitive_options import MARKED, NAMED, Reason, secret_reason
+from mwaa_clone.mwaa_limits import CloneRefused as CloneRefused  # raised by the clone: part of its interface
+from mwaa_clone.sensitive_options import MARKED, NAMED, Reason, secret_reason
 
 
 @dataclass(frozen=True)

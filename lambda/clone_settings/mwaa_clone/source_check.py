@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mwaa_limits import CHOICE_FIELDS, LOG_MODULES, NOT_SETTABLE, SIZING_FIELDS
-from sensitive_options import mask_environment
+from mwaa_clone.mwaa_limits import CHOICE_FIELDS, LOG_MODULES, NOT_SETTABLE, SIZING_FIELDS
+from mwaa_clone.sensitive_options import mask_environment
 
 # What the clone reads from GetEnvironment (besides Status, checked on its own).
 # Teams and IdentityCenterConfiguration only raise warnings, but a change there changes what the warnings say.

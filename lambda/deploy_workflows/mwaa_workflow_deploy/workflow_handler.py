@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from workflow_deploy import (
+from mwaa_workflow_deploy.workflow_deploy import (
     DagsRequest,
     DeploymentError,
     FileRequest,

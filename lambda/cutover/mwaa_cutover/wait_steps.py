@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import dag_runs
-import export_files
-import freeze as freezing
-from airflow_api import Transport
-from archive import ArchiveError, S3Archive, latest_complete_export, read_manifest
-from cutover_input import parse_time
-from polling import next_wait
-from step_runtime import Runtime, elapsed
+from mwaa_cutover import dag_runs, export_files
+from mwaa_cutover import freeze as freezing
+from mwaa_cutover.airflow_api import Transport
+from mwaa_cutover.archive import ArchiveError, S3Archive, latest_complete_export, read_manifest
+from mwaa_cutover.cutover_input import parse_time
+from mwaa_cutover.polling import next_wait
+from mwaa_cutover.step_runtime import Runtime, elapsed
 
 IMPORT_DAG = "mwaa_migration_import"
 

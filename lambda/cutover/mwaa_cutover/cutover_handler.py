@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
-from airflow_api import MwaaTransport, Transport
 from botocore.config import Config
-from cutover_steps import STEPS
-from polling import SLICE_MARGIN_SECONDS, SLICE_SECONDS
+
+from mwaa_cutover.airflow_api import MwaaTransport, Transport
+from mwaa_cutover.cutover_steps import STEPS
+from mwaa_cutover.polling import SLICE_MARGIN_SECONDS, SLICE_SECONDS
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)

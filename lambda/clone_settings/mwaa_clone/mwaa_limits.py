@@ -9,7 +9,7 @@ import unicodedata
 from types import MappingProxyType
 from typing import Final
 
-from config_translation import parse_version
+from mwaa_clone.config_translation import parse_version
 
 
 class CloneRefused(Exception):  # noqa: N818 - the name is the contract plan.py and the stack code use

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from export_dag_deploy import MigrationDagError, MigrationDagRequest, deploy, remove
+from mwaa_export_dag_deploy.export_dag_deploy import MigrationDagError, MigrationDagRequest, deploy, remove
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

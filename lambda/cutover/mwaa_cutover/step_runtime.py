@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime
 from typing import Any, Protocol
 
-from airflow_api import Transport
-from cutover_input import parse_time
+from mwaa_cutover.airflow_api import Transport
+from mwaa_cutover.cutover_input import parse_time
 
 
 class Runtime(Protocol):

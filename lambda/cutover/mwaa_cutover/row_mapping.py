@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_api import MWAA_PATH_LIMIT
+from mwaa_cutover.airflow_api import MWAA_PATH_LIMIT
 
 # 3.0.6: ID_LEN (250) for variable keys, PoolBody.pool max_length 256, ConnectionBody.connection_id's pattern.
 VARIABLE_KEY_MAX = 250

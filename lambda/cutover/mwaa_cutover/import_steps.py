@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import export_files
-import pause_states
-from archive import S3Archive, read_manifest
-from cutover_input import parse_time
-from dag_pausing import LISTED
-from polling import SLICE_SECONDS, import_slices
-from rest_import import ImportOptions, import_archive
-from step_runtime import Runtime
-from verify import verify_import
+from mwaa_cutover import export_files, pause_states
+from mwaa_cutover.archive import S3Archive, read_manifest
+from mwaa_cutover.cutover_input import parse_time
+from mwaa_cutover.dag_pausing import LISTED
+from mwaa_cutover.polling import SLICE_SECONDS, import_slices
+from mwaa_cutover.rest_import import ImportOptions, import_archive
+from mwaa_cutover.step_runtime import Runtime
+from mwaa_cutover.verify import verify_import
 
 
 class VerificationError(Exception):

@@ -39,8 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_api import ApiError, Transport
-from row_mapping import (
+from mwaa_cutover.airflow_api import ApiError, Transport
+from mwaa_cutover.row_mapping import (
     NOTE_PREFIX,
     Refusal,
     SourceRun,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from mwaa_limits import (
+from mwaa_clone.mwaa_limits import (
     ALLOWED_CHOICES,
     AWS_OWNED_KEY,
     CHOICE_FIELDS,

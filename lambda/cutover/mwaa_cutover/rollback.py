@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from airflow_api import Transport
-from dag_pausing import NOTHING_SET, add_results, batch_list, list_dags, listed, pause_all, set_paused
-from pause_states import archive_records, cutover_since, read_pause_states
-from unpause import MIGRATION_DAGS, InvariantError, unpaused_on
+from mwaa_cutover.airflow_api import Transport
+from mwaa_cutover.dag_pausing import NOTHING_SET, add_results, batch_list, list_dags, listed, pause_all, set_paused
+from mwaa_cutover.pause_states import archive_records, cutover_since, read_pause_states
+from mwaa_cutover.unpause import MIGRATION_DAGS, InvariantError, unpaused_on
 
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 

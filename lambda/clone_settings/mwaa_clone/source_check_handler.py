@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from source_check import CheckRequest, SourceCheckFailed, check_source
+from mwaa_clone.source_check import CheckRequest, SourceCheckFailed, check_source
 
 if TYPE_CHECKING:
     from mypy_boto3_mwaa import MWAAClient

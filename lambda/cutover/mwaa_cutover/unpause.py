@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from airflow_api import Transport
-from dag_pausing import NOTHING_SET, add_results, list_dags, listed, set_paused
-from pause_states import mark_unpaused, read_pause_states
+from mwaa_cutover.airflow_api import Transport
+from mwaa_cutover.dag_pausing import NOTHING_SET, add_results, list_dags, listed, set_paused
+from mwaa_cutover.pause_states import mark_unpaused, read_pause_states
 
 MIGRATION_DAGS = ("mwaa_migration_export", "mwaa_migration_import")
 

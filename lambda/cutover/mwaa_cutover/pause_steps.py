@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pause_states
-import rollback as rolling_back
-import unpause as unpausing
-from dag_pausing import LISTED, pause_all
-from import_steps import cursor_key, held_back
-from polling import MAX_SLICES
-from step_runtime import Runtime
+from mwaa_cutover import pause_states
+from mwaa_cutover import rollback as rolling_back
+from mwaa_cutover import unpause as unpausing
+from mwaa_cutover.dag_pausing import LISTED, pause_all
+from mwaa_cutover.import_steps import cursor_key, held_back
+from mwaa_cutover.polling import MAX_SLICES
+from mwaa_cutover.step_runtime import Runtime
 
 
 class SliceLimitError(Exception):

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from airflow_api import ApiError, Transport
+from mwaa_cutover.airflow_api import ApiError, Transport
 
 FINAL_STATES = frozenset({"success", "failed"})
 RUN_ID_PREFIX = "mwaa-migration-"

@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from airflow_api import Transport
-from archive import Archive, iter_rows, iter_secret_rows, read_run_ids
+from mwaa_cutover.airflow_api import Transport
+from mwaa_cutover.archive import Archive, iter_rows, iter_secret_rows, read_run_ids
 
 REDACTED = "***"
 PAGE = 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from archive import ArchiveError, S3Archive, read_manifest
+from mwaa_cutover.archive import ArchiveError, S3Archive, read_manifest
 
 CUTOVER_SUFFIX = "-cutover"
 # DeleteObjects takes at most 1,000 keys per call.

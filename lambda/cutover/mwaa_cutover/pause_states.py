@@ -14,8 +14,8 @@ import datetime
 import json
 from typing import Any
 
-from airflow_api import Transport
-from dag_pausing import list_dags
+from mwaa_cutover.airflow_api import Transport
+from mwaa_cutover.dag_pausing import list_dags
 
 FORMAT = 1
 # 412: the key exists. 409: another conditional write to it is in flight; once it lands, the record exists.

@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from secret_names import name_says_secret
-from sensitive_table import NOT_SENSITIVE_OPTIONS, SENSITIVE_OPTIONS
+from mwaa_clone.secret_names import name_says_secret
+from mwaa_clone.sensitive_table import NOT_SENSITIVE_OPTIONS, SENSITIVE_OPTIONS
 
 MASKED: Final = "<masked by snapshot.py>"
 
