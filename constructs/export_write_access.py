@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.acknowledgments import acknowledge_wildcard_resource
+from mwaa_cutover.bucket_keys import ANY, export_root, manifest_key
 
 
 class ExportWriteAccess(Construct):
@@ -22,12 +23,13 @@ class ExportWriteAccess(Construct):
         *,
         bucket: s3.IBucket,
         key: kms.IKey,
-        export_prefix: str,
+        migration_name: str,
         old_execution_role_arn: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        export_objects = bucket.arn_for_objects(f"{export_prefix}*")
-        manifests = bucket.arn_for_objects(f"{export_prefix}*/manifest.json")
+        export_prefix = export_root(migration_name)
+        export_objects = bucket.arn_for_objects(export_prefix + ANY)
+        manifests = bucket.arn_for_objects(manifest_key(migration_name, ANY))
         statements = [
             iam.PolicyStatement(
                 sid="WriteMetadataExport",

@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.acknowledgments import acknowledge_wildcard_resource
+from mwaa_cutover.bucket_keys import ANY, export_root, manifest_key, run_ids_key, secret_parts, table_parts
 
 
 def task_log_group(environment_name: str) -> str:
@@ -34,20 +35,20 @@ class MigrationReadAccess(Construct):
         role: iam.IRole,
         bucket: s3.IBucket,
         key: kms.IKey,
-        export_prefix: str,
+        migration_name: str,
         imports_secrets: bool,
         old_environment_name: str | None,
         old_region: str | None,
         old_account: str | None,
     ) -> None:
-        """`export_prefix` is exports/<migration>/; `imports_secrets` for an Airflow 2 target, whose import DAG
-        imports the archive itself."""
+        """`imports_secrets` for an Airflow 2 target, whose import DAG imports the archive itself."""
         super().__init__(scope, construct_id)
         # Each export is exports/<migration>/<export id>/: the first wildcard of each pattern is the export id.
-        tables = bucket.arn_for_objects(f"{export_prefix}*/tables/*")
-        manifests = bucket.arn_for_objects(f"{export_prefix}*/manifest.json")
-        run_ids = bucket.arn_for_objects(f"{export_prefix}*/run-ids.json")
-        secrets = bucket.arn_for_objects(f"{export_prefix}*/secrets/*")
+        export_prefix = export_root(migration_name)
+        tables = bucket.arn_for_objects(table_parts(migration_name, ANY) + ANY)
+        manifests = bucket.arn_for_objects(manifest_key(migration_name, ANY))
+        run_ids = bucket.arn_for_objects(run_ids_key(migration_name, ANY))
+        secrets = bucket.arn_for_objects(secret_parts(migration_name, ANY) + ANY)
         statements = [
             iam.PolicyStatement(
                 sid="ReadMetadataExport", actions=["s3:GetObject"], resources=[tables, manifests, run_ids]

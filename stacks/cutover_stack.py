@@ -19,6 +19,8 @@ from constructs.cutover_definition import build_definition
 from constructs.cutover_function import CutoverFunction, cutover_code
 from constructs.migration_bucket import migration_bucket_name
 from constructs.provider_handler import LOG_RETENTION
+from mwaa_cutover import bucket_keys
+from mwaa_cutover.bucket_keys import ANY
 from mwaa_migration.airflow_versions import airflow_major
 from mwaa_migration.cutover.names import machine_exports, state_machine_name
 from mwaa_migration.migration import MigrationConfig
@@ -71,12 +73,13 @@ class CutoverStack(Stack):
             )
 
         old_env, new_env = source.environment_name or "", target.environment_name
-        export_root = f"exports/{name}/"
-        manifests, tables = f"{export_root}*/manifest.json", f"{export_root}*/tables/*"
-        secrets, run_ids = f"{export_root}*/secrets/*", f"{export_root}*/run-ids.json"
-        record_key, marker_key = f"cutover/{name}/pause-states.json", f"cutover/{name}/unpaused.json"
-        cursors, history = f"cutover/{name}/import/*", f"cutover/{name}/history/*"
-        reports = f"reports/{name}/*"
+        exports_root, manifests = bucket_keys.export_root(name), bucket_keys.manifest_key(name, ANY)
+        tables = bucket_keys.table_parts(name, ANY) + ANY
+        secrets = bucket_keys.secret_parts(name, ANY) + ANY
+        run_ids = bucket_keys.run_ids_key(name, ANY)
+        record_key, marker_key = bucket_keys.record_key(name), bucket_keys.marker_key(name)
+        cursors, history = bucket_keys.import_root(name) + ANY, bucket_keys.history_root(name) + ANY
+        reports = bucket_keys.report_root(name) + ANY
         new_environment_arn = self.format_arn(service="airflow", resource="environment", resource_name=new_env)
 
         # One Airflow role per environment and step: Viewer reads, User (un)pauses and triggers, Op imports and
@@ -210,7 +213,7 @@ class CutoverStack(Stack):
                         actions=["s3:ListBucket"],
                         resources=[bucket.bucket_arn],
                         # latest_complete_export lists the export ids, then looks for each one's manifest.
-                        conditions={"StringLike": {"s3:prefix": [export_root, manifests]}},
+                        conditions={"StringLike": {"s3:prefix": [exports_root, manifests]}},
                     ),
                     key_use(write=False),
                 ],

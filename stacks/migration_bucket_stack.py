@@ -35,7 +35,7 @@ class MigrationBucketStack(Stack):
             "ExportWriteAccess",
             bucket=storage.bucket,
             key=storage.key,
-            export_prefix=migration.export_prefix,
+            migration_name=migration.name,
             old_execution_role_arn=migration.source.execution_role_arn,
         )
 

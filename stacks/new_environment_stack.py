@@ -84,7 +84,7 @@ class NewEnvironmentStack(Stack):
             role=role,
             bucket=s3.Bucket.from_bucket_name(self, "MigrationBucket", migration_bucket),
             key=migration_key,
-            export_prefix=migration.export_prefix,
+            migration_name=migration.name,
             # Airflow 2: the import DAG imports through the ORM; Airflow 3: the REST importer, not the role.
             imports_secrets=airflow_major(target.airflow_version) == 2,
             old_environment_name=source.environment_name,

@@ -31,6 +31,7 @@ from mwaa_cutover.archive import (
     read_run_ids,
     write_run_ids,
 )
+from mwaa_cutover.bucket_keys import export_root
 from tests import airflow_harness as harness
 from tests.airflow_fixtures import AirflowEnv
 from tests.test_export_metadata import COMPARED_TABLES, as_utc, decoded
@@ -300,7 +301,7 @@ def test_run_ids_round_trip_and_shape(tmp_path: Path) -> None:
 
 
 def test_latest_complete_export_skips_exports_without_a_manifest(s3: Any) -> None:
-    assert latest_complete_export(s3, bucket=BUCKET, migration="m1") is None
+    assert latest_complete_export(s3, bucket=BUCKET, prefix=export_root("m1")) is None
     for export_id, keys in {
         "20260101T000000Z": ["manifest.json", "tables/log/part-00000.jsonl.gz"],
         "20260201T000000Z": ["manifest.json"],
@@ -311,9 +312,9 @@ def test_latest_complete_export_skips_exports_without_a_manifest(s3: Any) -> Non
     # Another migration's newer export, and a key whose name merely starts like a manifest's.
     s3.put_object(Bucket=BUCKET, Key="exports/m10/20270101T000000Z/manifest.json", Body=b"{}")
     s3.put_object(Bucket=BUCKET, Key="exports/m1/20260401T000000Z/manifest.json.bak", Body=b"{}")
-    assert latest_complete_export(s3, bucket=BUCKET, migration="m1") == "20260201T000000Z"
-    assert latest_complete_export(s3, bucket=BUCKET, migration="m10") == "20270101T000000Z"
-    assert latest_complete_export(s3, bucket=BUCKET, migration="m2") is None
+    assert latest_complete_export(s3, bucket=BUCKET, prefix=export_root("m1")) == "20260201T000000Z"
+    assert latest_complete_export(s3, bucket=BUCKET, prefix=export_root("m10")) == "20270101T000000Z"
+    assert latest_complete_export(s3, bucket=BUCKET, prefix=export_root("m2")) is None
 
 
 def test_latest_complete_export_reads_every_page() -> None:
@@ -337,7 +338,7 @@ def test_latest_complete_export_reads_every_page() -> None:
         # Newest first: the page-2 export has no manifest, the page-1 one does.
         stub.add_response("list_objects_v2", *manifest_check("20260401T000000Z", False))
         stub.add_response("list_objects_v2", *manifest_check("20260301T000000Z", True))
-        assert latest_complete_export(client, bucket=BUCKET, migration="m1") == "20260301T000000Z"
+        assert latest_complete_export(client, bucket=BUCKET, prefix=export_root("m1")) == "20260301T000000Z"
         stub.assert_no_pending_responses()
 
 

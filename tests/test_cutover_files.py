@@ -1,4 +1,4 @@
-"""The cut-over's S3 steps (lambda/cutover/export_files.py) against moto: export id, manifest wait, secrets deletion."""
+"""The cut-over's S3 steps (mwaa_cutover.export_files) against moto: export id, manifest wait, secrets deletion."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from mwaa_cutover.archive import ArchiveError
-from mwaa_cutover.export_files import delete_secrets, export_prefix, new_export_id, wait_for_manifest
+from mwaa_cutover.bucket_keys import export_prefix
+from mwaa_cutover.export_files import delete_secrets, new_export_id, wait_for_manifest
 from tests.moto_bucket import versioned_bucket
 
 BUCKET = "mwaa-migration-m1-123456789012-us-east-1"

@@ -1,4 +1,4 @@
-"""The cut-over's steps (lambda/cutover: pause_states, freeze, unpause, rollback) on in-memory environments.
+"""The cut-over's steps (mwaa_cutover: pause_states, freeze, unpause, rollback) on in-memory environments.
 
 Both environments sit behind helper A's MwaaTransport on a real boto3 `mwaa` client (tests/fake_airflow.py), so
 each request also passes botocore's model validation and MWAA's 64-character path limit; every request is
@@ -13,17 +13,10 @@ from typing import Any
 
 import pytest
 
+from mwaa_cutover.bucket_keys import marker_key, record_key
 from mwaa_cutover.dag_pausing import PauseError, list_dags, pause_all, set_paused
 from mwaa_cutover.freeze import EXPORT_DAG, drain_status, drain_verdict, freeze, refusal
-from mwaa_cutover.pause_states import (
-    RecordError,
-    cutover_since,
-    marker_key,
-    read_pause_states,
-    record_key,
-    record_pause_states,
-    write_once,
-)
+from mwaa_cutover.pause_states import RecordError, cutover_since, read_pause_states, record_pause_states, write_once
 from mwaa_cutover.rollback import RollbackRefusedError, rollback, rollback_check
 from mwaa_cutover.unpause import InvariantError, unpause_new
 from tests.fake_airflow import FakeAirflow, FakeRun, FakeTask, FakeTransport, TwoEnvironments, ilike, mwaa_transport

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import lint_file
 
-from mwaa_cutover import pause_states
+from mwaa_cutover import bucket_keys
 from mwaa_migration.assets import CLONE_SETTINGS_DIR, EXPORT_DAG_DEPLOY_DIR, WORKFLOW_DEPLOY_DIR, package_dir
 from tests.synth_app import REPO_ROOT, SynthesizedApp, logical_id, resources_of_type
 
@@ -164,8 +164,8 @@ def test_only_the_exports_expire_never_the_cutovers_records(synthesized: Synthes
     assert [rule.get("Prefix") for rule in expiring] == ["exports/example/"]
     assert all("Filter" not in rule for rule in expiring)
     records = [
-        pause_states.record_key("example"),
-        pause_states.marker_key("example"),
+        bucket_keys.record_key("example"),
+        bucket_keys.marker_key("example"),
         "cutover/example/import/20261204T120000Z-cutover/20261204T120000Z.json",
         "cutover/example/history/20261204T120000Z/pause-states.json",
         "reports/example/20261204T120000Z-cutover/report.json",

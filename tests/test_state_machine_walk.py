@@ -1,5 +1,5 @@
 """Walks the synthesized cut-over state machine of each kind of migration, mode by mode, with every Task answered by
-the real step function (lambda/cutover/cutover_steps.py) against two fake environments and moto's S3; after every
+the real step function (mwaa_cutover.cutover_steps) against two fake environments and moto's S3; after every
 request and every state, no DAG may be unpaused on both environments."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from mwaa_cutover.pause_states import read_pause_states, record_key
+from mwaa_cutover.bucket_keys import record_key
+from mwaa_cutover.pause_states import read_pause_states
 from tests.cutover_world import World, definition_built
 from tests.fake_airflow import FakeRun, FakeTask
 from tests.moto_bucket import versioned_bucket

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.config import Config
 
 from mwaa_cutover import airflow_api, archive, cutover_input
+from mwaa_cutover.bucket_keys import export_prefix, export_root, report_key
 from mwaa_migration.cutover.names import bucket_name
 from mwaa_migration.migration import MigrationConfig
 
@@ -51,13 +52,13 @@ def open_archive(migration: MigrationConfig, location: str | None, *, session: A
         raise SetupError("no AWS region: set AWS_REGION (the region the migration's stacks are in) or pass --archive")
     bucket = bucket_name(migration.name, account=account, region=region)
     s3 = session.client("s3")
-    export_id = archive.latest_complete_export(s3, bucket=bucket, migration=migration.name)
+    export_id = archive.latest_complete_export(s3, bucket=bucket, prefix=export_root(migration.name))
     if export_id is None:
         raise SetupError(
-            f"s3://{bucket}/exports/{migration.name}/ has no complete export (no manifest.json): "
+            f"s3://{bucket}/{export_root(migration.name)} has no complete export (no manifest.json): "
             "run the export first, or pass --archive"
         )
-    return archive.open_archive(f"s3://{bucket}/exports/{migration.name}/{export_id}/", s3_client=s3)
+    return archive.open_archive(f"s3://{bucket}/{export_prefix(migration.name, export_id)}", s3_client=s3)
 
 
 def check_url(airflow_url: str) -> None:
@@ -98,7 +99,7 @@ def target(migration: MigrationConfig, *, environment: str | None, airflow_url: 
 
 def save_report(migration: MigrationConfig, source: archive.Archive, report: dict[str, Any], *, local_dir: Path) -> str:
     """`reports/<name>/<export id>/report.json`: in the migration bucket for an S3 archive, else under local_dir."""
-    relative = f"reports/{migration.name}/{report['export_id']}/report.json"
+    relative = report_key(migration.name, report["export_id"])
     body = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
     if isinstance(source, archive.S3Archive):
         source.client.put_object(Bucket=source.bucket, Key=relative, Body=body, ContentType="application/json")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mwaa_cutover.bucket_keys import export_root
 from mwaa_migration.environment.plan_types import EnvironmentPlan
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -159,4 +160,4 @@ class MigrationConfig:
     @property
     def export_prefix(self) -> str:
         """Where the old environment's export DAG writes; the only prefix the old role may write to."""
-        return f"exports/{self.name}/"
+        return export_root(self.name)

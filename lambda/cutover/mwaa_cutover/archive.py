@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 FORMAT = 1
+# The archive's files, relative to its root (an export's prefix in the migration bucket, or a folder).
 MANIFEST_KEY = "manifest.json"
 RUN_IDS_KEY = "run-ids.json"
+TABLES_DIR = "tables/"  # tables/<table>/part-NNNNN.jsonl.gz
+SECRETS_DIR = "secrets/"  # the variables' and connections' parts, decrypted
 # S3's answers for a key that isn't there: 403 too, for a role that may not list the bucket (ours may not).
 _ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "403", "AccessDenied", "Forbidden"})
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -157,7 +160,7 @@ def _check_entry(section: str, name: str, entry: Any) -> None:
     if not isinstance(parts, list):
         raise ArchiveError(f"{where}.parts must be a list; {DAMAGED}")
     # A part may only live where its section keeps parts: a manifest can't point the reader elsewhere.
-    home = f"tables/{name}/" if section == "tables" else "secrets/"
+    home = f"{TABLES_DIR}{name}/" if section == "tables" else SECRETS_DIR
     for index, part in enumerate(parts):
         at = f"{where}.parts[{index}]"
         if not isinstance(part, dict):
@@ -311,14 +314,14 @@ def write_run_ids(archive: Archive, run_ids: dict[str, dict[str, str]]) -> None:
 # --- Finding the export ----------------------------------------------------------------------------------------
 
 
-def latest_complete_export(client: Any, *, bucket: str, migration: str) -> str | None:
-    """The newest export id under `exports/<migration>/` that has a manifest.json; None when there is none.
+def latest_complete_export(client: Any, *, bucket: str, prefix: str) -> str | None:
+    """The newest export id under `prefix` (a migration's exports, bucket_keys.export_root) that has a
+    manifest.json; None when there is none.
 
     Assumes export ids sort by time as strings: the export's default id is the UTC time (`20261128T134500Z`), and
     an id the cut-over chooses must keep that order. Exports without a manifest (failed or still running) are
     skipped. Only ListObjectsV2 is used, which the import role may call on `exports/<migration>/`.
     """
-    prefix = f"exports/{migration}/"
     ids: list[str] = []
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
     while True:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from mwaa_cutover.archive import ArchiveError, S3Archive, read_manifest
+from mwaa_cutover.archive import MANIFEST_KEY, ArchiveError, S3Archive, read_manifest
+from mwaa_cutover.bucket_keys import export_prefix
 
 CUTOVER_SUFFIX = "-cutover"
 # DeleteObjects takes at most 1,000 keys per call.
 DELETE_BATCH = 1000
-
-
-def export_prefix(migration: str, export_id: str) -> str:
-    return f"exports/{migration}/{export_id}/"
 
 
 def new_export_id(now: datetime.datetime) -> str:
@@ -32,7 +29,7 @@ def wait_for_manifest(s3: Any, *, bucket: str, migration: str, export_id: str) -
     "rows", "secrets", "warnings"} (counts); ArchiveError for a manifest that is there but damaged or not this
     export's."""
     archive = S3Archive(bucket=bucket, prefix=export_prefix(migration, export_id), client=s3)
-    if archive.read("manifest.json") is None:
+    if archive.read(MANIFEST_KEY) is None:
         return {"present": False, "export_id": export_id}
     manifest = read_manifest(archive)
     if manifest.get("migration") != migration or manifest.get("export_id") != export_id:

@@ -8,6 +8,7 @@ from typing import Any
 
 from mwaa_cutover import export_files, pause_states
 from mwaa_cutover.archive import S3Archive, read_manifest
+from mwaa_cutover.bucket_keys import cursor_key, export_prefix, report_key
 from mwaa_cutover.cutover_input import parse_time
 from mwaa_cutover.dag_pausing import LISTED
 from mwaa_cutover.polling import SLICE_SECONDS, import_slices
@@ -27,14 +28,6 @@ class ImportTimeoutError(Exception):
 class ImportRefusedError(Exception):
     """A cut-over's import refused entities or can't guarantee some DAGs' continuity; names them; `force: true` goes
     on (and the unpause step still keeps those DAGs paused on the new environment)."""
-
-
-def cursor_key(runtime: Runtime, export_id: str, started_at: str) -> str:
-    """Per export AND execution: where the export is the operator's, a later execution may name the same export id
-    (with other on_existing or runs_since); it imports again (the import is idempotent) instead of finding a
-    finished cursor. The slices of one execution share the key, so they resume."""
-    started = parse_time(started_at).strftime("%Y%m%dT%H%M%SZ")
-    return f"cutover/{runtime.migration}/import/{export_id}/{started}.json"
 
 
 def held_back(result: dict[str, Any]) -> dict[str, str]:
@@ -57,18 +50,16 @@ def _named(ids: list[str]) -> str:
 
 def import_slice(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     """One slice of the REST import (Airflow 3 target) until the Lambda's deadline; its cursor and tally are kept in
-    the bucket (see cursor_key), so the state carries counts only. A slice after the import finished changes
+    the bucket (see bucket_keys.cursor_key), so the state carries counts only. A slice after the import finished changes
     nothing. A finished cut-over import that refused anything, or can't guarantee a DAG, stops the cut-over
     (ImportRefusedError) unless `force`; an import still going after import_slices() slices stops it whatever
     `force` says (ImportTimeoutError), which bounds the machine's loop."""
     values, export_id = event["input"], str(event["export_id"])
     s3 = runtime.s3()
-    key = cursor_key(runtime, export_id, values["started_at"])
+    key = cursor_key(runtime.migration, export_id, parse_time(values["started_at"]))
     kept = pause_states.read_json(s3, bucket=runtime.bucket, key=key)
     if kept is None or kept["result"]["cursor"] is not None:
-        archive = S3Archive(
-            bucket=runtime.bucket, prefix=export_files.export_prefix(runtime.migration, export_id), client=s3
-        )
+        archive = S3Archive(bucket=runtime.bucket, prefix=export_prefix(runtime.migration, export_id), client=s3)
         since = values["runs_since"]
         options = ImportOptions(
             now=parse_time(values["started_at"]),
@@ -123,11 +114,9 @@ def verify(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     A cut-over stops here when it doesn't match, unless `force`."""
     values, export_id = event["input"], str(event["export_id"])
     s3 = runtime.s3()
-    archive = S3Archive(
-        bucket=runtime.bucket, prefix=export_files.export_prefix(runtime.migration, export_id), client=s3
-    )
+    archive = S3Archive(bucket=runtime.bucket, prefix=export_prefix(runtime.migration, export_id), client=s3)
     report = verify_import(transport=runtime.new(), archive=archive, manifest=read_manifest(archive))
-    key = f"reports/{runtime.migration}/{export_id}/report.json"
+    key = report_key(runtime.migration, export_id)
     body = json.dumps(report, indent=1, sort_keys=True).encode("utf-8")
     s3.put_object(Bucket=runtime.bucket, Key=key, Body=body, ContentType="application/json")
     where = f"s3://{runtime.bucket}/{key}"
@@ -151,6 +140,6 @@ def verify(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 def delete_secrets(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     export_id = str(event["export_id"])
     s3 = runtime.s3()
-    prefix = export_files.export_prefix(runtime.migration, export_id)
+    prefix = export_prefix(runtime.migration, export_id)
     manifest = read_manifest(S3Archive(bucket=runtime.bucket, prefix=prefix, client=s3))
     return export_files.delete_secrets(s3, bucket=runtime.bucket, prefix=prefix, manifest=manifest)

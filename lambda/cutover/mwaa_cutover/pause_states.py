@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from mwaa_cutover.airflow_api import Transport
+from mwaa_cutover.bucket_keys import history_prefix, marker_key, record_key
 from mwaa_cutover.dag_pausing import list_dags
 
 FORMAT = 1
@@ -26,14 +27,6 @@ _ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"
 
 class RecordError(Exception):
     """A record that is missing, damaged, or belongs to another migration; names the key, never a value."""
-
-
-def record_key(migration: str) -> str:
-    return f"cutover/{migration}/pause-states.json"
-
-
-def marker_key(migration: str) -> str:
-    return f"cutover/{migration}/unpaused.json"
 
 
 def _code(error: BaseException) -> str:
@@ -157,18 +150,14 @@ def cutover_since(s3: Any, *, bucket: str, migration: str) -> str:
     return str(read_pause_states(s3, bucket=bucket, migration=migration)["recorded_at"])
 
 
-def history_prefix(migration: str, recorded_at: str) -> str:
-    moment = datetime.datetime.fromisoformat(recorded_at.replace("Z", "+00:00")).astimezone(datetime.UTC)
-    return f"cutover/{migration}/history/{moment.strftime('%Y%m%dT%H%M%SZ')}/"
-
-
 def archive_records(s3: Any, *, bucket: str, migration: str, recorded_at: str) -> str:
     """After a rollback restored the record: copies the record and the marker (when there is one) under
     history_prefix(), then deletes them, the marker first. A rollback restarted in between finds the record still
     there and does it all again (without the marker it counts runs since the record, which is earlier). The bucket is
     versioned: the delete makes a delete marker the current version, and the next cut-over's write-once PutObject
     (IfNoneMatch) takes the key as absent. Returns the history prefix."""
-    prefix = history_prefix(migration, recorded_at)
+    moment = datetime.datetime.fromisoformat(recorded_at.replace("Z", "+00:00")).astimezone(datetime.UTC)
+    prefix = history_prefix(migration, moment)
     keys = (record_key(migration), marker_key(migration))
     for key in keys:
         try:

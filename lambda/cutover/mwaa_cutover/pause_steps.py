@@ -13,8 +13,10 @@ from typing import Any
 from mwaa_cutover import pause_states
 from mwaa_cutover import rollback as rolling_back
 from mwaa_cutover import unpause as unpausing
+from mwaa_cutover.bucket_keys import cursor_key
+from mwaa_cutover.cutover_input import parse_time
 from mwaa_cutover.dag_pausing import LISTED, pause_all
-from mwaa_cutover.import_steps import cursor_key, held_back
+from mwaa_cutover.import_steps import held_back
 from mwaa_cutover.polling import MAX_SLICES
 from mwaa_cutover.step_runtime import Runtime
 
@@ -41,7 +43,7 @@ def unpause(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     values, s3 = event["input"], runtime.s3()
     held: dict[str, str] = {}
     if runtime.new_api_version == "v2":
-        key = cursor_key(runtime, str(values["export_id"]), values["started_at"])
+        key = cursor_key(runtime.migration, str(values["export_id"]), parse_time(values["started_at"]))
         kept = pause_states.read_json(s3, bucket=runtime.bucket, key=key)
         if kept is None or kept["result"]["cursor"] is not None:
             raise pause_states.RecordError(

@@ -10,6 +10,7 @@ from mwaa_cutover import dag_runs, export_files
 from mwaa_cutover import freeze as freezing
 from mwaa_cutover.airflow_api import Transport
 from mwaa_cutover.archive import ArchiveError, S3Archive, latest_complete_export, read_manifest
+from mwaa_cutover.bucket_keys import export_prefix, export_root
 from mwaa_cutover.cutover_input import parse_time
 from mwaa_cutover.polling import next_wait
 from mwaa_cutover.step_runtime import Runtime, elapsed
@@ -82,7 +83,9 @@ def export_dag(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
             runtime.s3(), bucket=runtime.bucket, migration=runtime.migration, export_id=export_id
         )
         if not found["present"]:
-            raise ArchiveError(f"the export run succeeded but exports/{runtime.migration}/{export_id}/ has no manifest")
+            raise ArchiveError(
+                f"the export run succeeded but {export_prefix(runtime.migration, export_id)} has no manifest"
+            )
         return {key: value for key, value in found.items() if key != "export_id"}
 
     return _dag_run(
@@ -101,16 +104,16 @@ def manifest_wait(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     what ran before the operator's freeze)."""
     values = event["input"]
     s3 = runtime.s3()
-    export_id = values["export_id"] or latest_complete_export(s3, bucket=runtime.bucket, migration=runtime.migration)
+    export_id = values["export_id"] or latest_complete_export(
+        s3, bucket=runtime.bucket, prefix=export_root(runtime.migration)
+    )
     found: dict[str, Any] = {"present": False, "export_id": export_id}
     if export_id is not None:
         found = export_files.wait_for_manifest(
             s3, bucket=runtime.bucket, migration=runtime.migration, export_id=export_id
         )
     if found["present"] and values["export_id"] is None and values["mode"] == "cutover":
-        archive = S3Archive(
-            bucket=runtime.bucket, prefix=export_files.export_prefix(runtime.migration, export_id or ""), client=s3
-        )
+        archive = S3Archive(bucket=runtime.bucket, prefix=export_prefix(runtime.migration, export_id or ""), client=s3)
         started = read_manifest(archive).get("started_at")
         if not isinstance(started, str) or parse_time(started) < parse_time(values["started_at"]):
             found = {"present": False, "export_id": None, "newest_is_older": export_id}
@@ -118,7 +121,7 @@ def manifest_wait(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     if not found["present"] and waited > int(values["wait_timeout_seconds"]):
         raise WaitTimeoutError(
             f"no complete export{' ' + values['export_id'] if values['export_id'] else ''} under "
-            f"exports/{runtime.migration}/ after {values['wait_timeout_seconds']} s: export, then start again"
+            f"{export_root(runtime.migration)} after {values['wait_timeout_seconds']} s: export, then start again"
         )
     return {"done": bool(found["present"]), **found, "next_wait_seconds": next_wait(waited)}
 
@@ -132,7 +135,7 @@ def import_dag(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         "log_days": values["log_days"],
         "log_states": values["log_states"],
     }
-    # Its run is this execution's own (see import_steps.cursor_key): a later execution on the same export id
+    # Its run is this execution's own (see bucket_keys.cursor_key): a later execution on the same export id
     # imports again.
     return _dag_run(
         event, runtime, transport=runtime.new(), dag_id=IMPORT_DAG, conf=conf, when_done=dict,
