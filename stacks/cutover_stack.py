@@ -1,12 +1,12 @@
 """Guide step 5: the cut-over state machine (rehearsal, cut-over, rollback) and its Lambdas, each with a role
-scoped to what its one step calls: one Airflow role on each environment it touches, the bucket's prefixes it
-reads or writes, the migration key through S3."""
+scoped to what its one step calls (constructs/cutover_permissions.py has the table): one Airflow role on each
+environment it touches, the bucket's prefixes it reads or writes, the migration key through S3."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from aws_cdk import ArnFormat, Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -14,19 +14,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
-from constructs.acknowledgments import acknowledge, acknowledge_wildcard_resource
+from constructs.acknowledgments import acknowledge
 from constructs.cutover_definition import build_definition
 from constructs.cutover_function import CutoverFunction, cutover_code
+from constructs.cutover_permissions import LONG_STEP_TIMEOUT, acknowledge_step_wildcards, step_permissions
 from constructs.migration_bucket import migration_bucket_name
 from constructs.provider_handler import LOG_RETENTION
-from mwaa_cutover import bucket_keys
-from mwaa_cutover.bucket_keys import ANY
 from mwaa_migration.airflow_versions import airflow_major
 from mwaa_migration.cutover.names import machine_exports, state_machine_name
 from mwaa_migration.migration import MigrationConfig
-
-STEP_TIMEOUT = Duration.minutes(5)
-LONG_STEP_TIMEOUT = Duration.minutes(15)
 
 
 class CutoverStack(Stack):
@@ -46,179 +42,16 @@ class CutoverStack(Stack):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
-        def airflow_role(environment: str, airflow: str, *, old: bool) -> str:
-            return self.format_arn(
-                service="airflow",
-                resource="role",
-                resource_name=f"{environment}/{airflow}",
-                region=source.region if old else None,
-                account=source.account if old else None,
-            )
-
-        def invoke(sid: str, environment: str, airflow: str, *, old: bool) -> iam.PolicyStatement:
-            return iam.PolicyStatement(
-                sid=sid, actions=["airflow:InvokeRestApi"], resources=[airflow_role(environment, airflow, old=old)]
-            )
-
-        def objects(sid: str, actions: list[str], *keys: str) -> iam.PolicyStatement:
-            return iam.PolicyStatement(sid=sid, actions=actions, resources=[bucket.arn_for_objects(k) for k in keys])
-
-        def key_use(*, write: bool) -> iam.PolicyStatement:
-            return iam.PolicyStatement(
-                sid="MigrationKeyThroughS3",
-                # Decrypt reads; GenerateDataKey encrypts what the step writes.
-                actions=["kms:Decrypt", *(["kms:GenerateDataKey"] if write else [])],
-                resources=[migration_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
-            )
-
         old_env, new_env = source.environment_name or "", target.environment_name
-        exports_root, manifests = bucket_keys.export_root(name), bucket_keys.manifest_key(name, ANY)
-        tables = bucket_keys.table_parts(name, ANY) + ANY
-        secrets = bucket_keys.secret_parts(name, ANY) + ANY
-        run_ids = bucket_keys.run_ids_key(name, ANY)
-        record_key, marker_key = bucket_keys.record_key(name), bucket_keys.marker_key(name)
-        cursors, history = bucket_keys.import_root(name) + ANY, bucket_keys.history_root(name) + ANY
-        reports = bucket_keys.report_root(name) + ANY
-        new_environment_arn = self.format_arn(service="airflow", resource="environment", resource_name=new_env)
-
-        # One Airflow role per environment and step: Viewer reads, User (un)pauses and triggers, Op imports and
-        # reads variables, pools and connections (Airflow's default roles; MWAA maps role/<env>/<role> to them).
-        specs: dict[str, tuple[str, list[iam.PolicyStatement], Duration]] = {
-            "guard": (
-                "checks the input, that no other execution runs, that the new environment is AVAILABLE and that the "
-                "environments answer InvokeRestApi",
-                [
-                    iam.PolicyStatement(sid="NoOverlap", actions=["states:ListExecutions"], resources=[machine_arn]),
-                    iam.PolicyStatement(
-                        sid="NewEnvironmentStatus", actions=["airflow:GetEnvironment"], resources=[new_environment_arn]
-                    ),
-                    # One read each, before anything changes: an old environment may need an update first.
-                    *([invoke("ReadOldDags", old_env, "Viewer", old=True)] if exports else []),
-                    invoke("ReadNewDags", new_env, "Viewer", old=False),
-                ],
-                STEP_TIMEOUT,
-            ),
-            "import_dag": (
-                "runs the import DAG on the new environment (the import on Airflow 2, the task-log copy)",
-                [invoke("TriggerImportDag", new_env, "User", old=False)],
-                STEP_TIMEOUT,
-            ),
-            "verify": (
-                "compares the new environment with the export and writes the report",
-                [
-                    invoke("ReadNewMetadata", new_env, "Op", old=False),
-                    objects("ReadExport", ["s3:GetObject"], manifests, tables, secrets, run_ids),
-                    objects("WriteReport", ["s3:PutObject"], reports),
-                    key_use(write=True),
-                ],
-                LONG_STEP_TIMEOUT,
-            ),
-            "delete_secrets": (
-                "deletes every version of the export's decrypted secrets after a verified import",
-                [
-                    objects("ReadManifest", ["s3:GetObject"], manifests),
-                    iam.PolicyStatement(
-                        sid="ListSecretVersions",
-                        actions=["s3:ListBucketVersions"],
-                        resources=[bucket.bucket_arn],
-                        conditions={"StringLike": {"s3:prefix": [secrets]}},
-                    ),
-                    objects("DeleteSecretVersions", ["s3:DeleteObjectVersion"], secrets),
-                    key_use(write=False),
-                ],
-                STEP_TIMEOUT,
-            ),
-            "rollback": (
-                "pauses the new environment and restores the old one's recorded pause states",
-                [invoke("PauseNew", new_env, "User", old=False)]
-                + (
-                    [
-                        invoke("RestoreOld", old_env, "User", old=True),
-                        objects("ReadRecords", ["s3:GetObject"], record_key, marker_key),
-                        # Once restored, both move to history/ (a copy, then a delete): the next cut-over records anew.
-                        objects("ArchiveRecords", ["s3:PutObject"], history),
-                        objects("RetireRecords", ["s3:DeleteObject"], record_key, marker_key),
-                        key_use(write=True),
-                    ]
-                    if exports
-                    else []
-                ),
-                STEP_TIMEOUT,
-            ),
-        }
-        if rest_import:
-            specs["import_slice"] = (
-                "imports the export into the Airflow 3 environment through its REST API, one slice per call",
-                [
-                    invoke("ImportIntoNew", new_env, "Op", old=False),
-                    objects("ReadExport", ["s3:GetObject"], manifests, tables, secrets, run_ids),
-                    objects("WriteRunIdMap", ["s3:PutObject"], run_ids),
-                    objects("KeepCursor", ["s3:GetObject", "s3:PutObject"], cursors),
-                    key_use(write=True),
-                ],
-                LONG_STEP_TIMEOUT,
-            )
-        if exports:
-            specs |= {
-                "record": (
-                    "records the old environment's pause states once, before the first freeze",
-                    [
-                        invoke("ListOldDags", old_env, "Viewer", old=True),
-                        objects("WriteOnceRecord", ["s3:GetObject", "s3:PutObject"], record_key),
-                        key_use(write=True),
-                    ],
-                    STEP_TIMEOUT,
-                ),
-                "freeze": (
-                    "pauses every DAG on the old environment but the export DAG",
-                    [invoke("PauseOld", old_env, "User", old=True)],
-                    STEP_TIMEOUT,
-                ),
-                "drain": (
-                    "lists what still runs on the old environment",
-                    [invoke("ListOldRuns", old_env, "Viewer", old=True)],
-                    STEP_TIMEOUT,
-                ),
-                "export_dag": (
-                    "runs the export DAG on the old environment and checks its manifest",
-                    [
-                        invoke("TriggerExportDag", old_env, "User", old=True),
-                        objects("ReadManifest", ["s3:GetObject"], manifests),
-                        key_use(write=False),
-                    ],
-                    STEP_TIMEOUT,
-                ),
-                "unpause": (
-                    "unpauses on the new environment the DAGs active on the old one, checking they are paused there",
-                    [
-                        invoke("CheckOldPaused", old_env, "Viewer", old=True),
-                        invoke("UnpauseNew", new_env, "User", old=False),
-                        objects("ReadRecord", ["s3:GetObject"], record_key),
-                        objects("WriteOnceMarker", ["s3:GetObject", "s3:PutObject"], marker_key),
-                        # On Airflow 3: the import's result names the DAGs it couldn't import wholly; they stay paused.
-                        *([objects("ReadImportResult", ["s3:GetObject"], cursors)] if rest_import else []),
-                        key_use(write=True),
-                    ],
-                    STEP_TIMEOUT,
-                ),
-            }
-        else:
-            specs["manifest_wait"] = (
-                "waits for the operator's export: its manifest, or the newest complete one",
-                [
-                    objects("ReadManifest", ["s3:GetObject"], manifests),
-                    iam.PolicyStatement(
-                        sid="FindNewestExport",
-                        actions=["s3:ListBucket"],
-                        resources=[bucket.bucket_arn],
-                        # latest_complete_export lists the export ids, then looks for each one's manifest.
-                        conditions={"StringLike": {"s3:prefix": [exports_root, manifests]}},
-                    ),
-                    key_use(write=False),
-                ],
-                STEP_TIMEOUT,
-            )
+        specs = step_permissions(
+            self,
+            migration=migration,
+            bucket=bucket,
+            migration_key=migration_key,
+            machine_arn=machine_arn,
+            exports=exports,
+            rest_import=rest_import,
+        )
 
         environment = {
             "MIGRATION": name,
@@ -234,24 +67,21 @@ class CutoverStack(Stack):
         # Functions under their own scope: their ids are the step names, as are the states'.
         steps = Construct(self, "Steps")
         code = cutover_code()
-        for step, (description, statements, timeout) in specs.items():
+        for step, spec in specs.items():
             construct_id = "".join(part.title() for part in step.split("_"))
             function = CutoverFunction(
                 steps,
                 construct_id,
                 step=step,
-                description=description,
-                statements=statements,
+                description=spec.description,
+                statements=spec.statements,
                 environment=environment,
-                timeout=timeout,
+                timeout=spec.timeout,
                 code=code,
-                memory_size=1024 if timeout is LONG_STEP_TIMEOUT else 512,
+                memory_size=1024 if spec.timeout is LONG_STEP_TIMEOUT else 512,
             )
             self.functions[step] = function
-            for statement in statements:
-                for resource in statement.resources:
-                    if "*" in str(self.resolve(resource)):
-                        acknowledge_wildcard_resource(function.policy, resource, _WILDCARD_REASONS[str(statement.sid)])
+            acknowledge_step_wildcards(function.policy, spec.statements)
 
         self.state_machine = self._state_machine(machine_name, exports=exports, rest_import=rest_import)
         CfnOutput(
@@ -338,23 +168,3 @@ class CutoverStack(Stack):
         cfn_policy = cast(CfnResource, policy.node.default_child)
         cast(CfnResource, machine.node.default_child).add_override("DependsOn", [self.get_logical_id(cfn_policy)])
         return machine
-
-
-_WILDCARD_REASONS = {
-    "ReadExport": "Reads the export it imports or verifies: tables, manifest, run-id map and secrets of one "
-    "export id of this migration; the wildcards are the export id and the part's key.",
-    "WriteRunIdMap": "The REST importer keeps the old-to-new run id map beside the export it imports; the "
-    "wildcard is the export id.",
-    "KeepCursor": "The REST import's cursor and tally, one object per export id and execution under this "
-    "migration's cutover/<name>/import/ prefix; the wildcard is the export id and the execution's start.",
-    "ReadImportResult": "Reads the REST import's result (cursor and tally) of this execution under this migration's "
-    "cutover/<name>/import/ prefix, to keep the DAGs it refused or can't guarantee paused; the wildcard is the "
-    "export id and the execution's start.",
-    "ArchiveRecords": "After a rollback, copies the pause record and the unpause marker under this migration's "
-    "cutover/<name>/history/ prefix; the wildcard is the record's time and the two names.",
-    "WriteReport": "The verification report of each export id under this migration's reports/<name>/ prefix; the "
-    "wildcard is the export id and the report's name.",
-    "ReadManifest": "Reads an export's manifest only; the wildcard is the export id.",
-    "DeleteSecretVersions": "Deletes the versions of the decrypted secrets parts of an export after its import is "
-    "verified; the wildcards are the export id and the part's name under secrets/.",
-}
