@@ -40,6 +40,8 @@ for _handler_dir in (WORKFLOW_DEPLOY_DIR, EXPORT_DAG_DEPLOY_DIR, CUTOVER_DIR):
 
 import pytest  # noqa: E402
 
+# Puts the migration DAGs' zip on sys.path (built once): tests import mwaa_migration_support.* from it, as Airflow does.
+import tests.migration_dags_unit  # noqa: E402, F401
 from tests.synth_app import EXAMPLE_WORKFLOWS, SynthesizedApp, synthesize  # noqa: E402
 
 
