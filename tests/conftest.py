@@ -28,7 +28,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 # The Lambdas' modules are top-level in their assets; these put them on sys.path, so tests import them the same
 # way the runtime does. Imported after the environment is set: the construct module loads jsii.
-from constructs.export_dag_deployment import EXPORT_DAG_DEPLOY_DIR  # noqa: E402
+from constructs.migration_dag_deployment import EXPORT_DAG_DEPLOY_DIR  # noqa: E402
 from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR  # noqa: E402
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
 from mwaa_migration.cutover_lambda import CUTOVER_DIR  # noqa: E402
