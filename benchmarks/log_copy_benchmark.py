@@ -1,4 +1,5 @@
-"""Task-log copy benchmark (a script, not a test): the copy in migration_dags/import_metadata.py against moto.
+"""Task-log copy benchmark (a script, not a test): the copy in the migration DAGs' zip
+(mwaa_migration_support/task_logs.py) against moto.
 
 Run with `.venv/bin/python benchmarks/log_copy_benchmark.py [--streams 200] [--events 200000]`.
 
@@ -33,7 +34,10 @@ from moto.logs.models import logs_backends
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from migration_dags.import_metadata import copy_task_logs  # noqa: E402
+from tests.migration_dags_unit import UNIT_ZIP  # noqa: E402
+
+assert str(UNIT_ZIP) in sys.path  # the migration DAGs' zip, built for this run: the copy is imported from it
+from mwaa_migration_support.task_logs import copy_task_logs  # noqa: E402
 
 OLD, NEW, GUIDE = "airflow-old-Task", "airflow-new-Task", "airflow-guide-Task"
 ACCOUNT_ID, REGION = "123456789012", "us-east-1"

@@ -28,7 +28,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 # The Lambdas' modules are top-level in their assets; these put them on sys.path, so tests import them the same
 # way the runtime does. Imported after the environment is set: the construct module loads jsii.
-from constructs.export_dag_deployment import EXPORT_DAG_DEPLOY_DIR  # noqa: E402
+from constructs.migration_dag_deployment import EXPORT_DAG_DEPLOY_DIR  # noqa: E402
 from constructs.workflow_deployment import WORKFLOW_DEPLOY_DIR  # noqa: E402
 from mwaa_migration.clone_lambda import CLONE_SETTINGS_DIR  # noqa: E402
 from mwaa_migration.cutover_lambda import CUTOVER_DIR  # noqa: E402
@@ -40,6 +40,8 @@ for _handler_dir in (WORKFLOW_DEPLOY_DIR, EXPORT_DAG_DEPLOY_DIR, CUTOVER_DIR):
 
 import pytest  # noqa: E402
 
+# Puts the migration DAGs' zip on sys.path (built once): tests import mwaa_migration_support.* from it, as Airflow does.
+import tests.migration_dags_unit  # noqa: E402, F401
 from tests.synth_app import EXAMPLE_WORKFLOWS, SynthesizedApp, synthesize  # noqa: E402
 
 
