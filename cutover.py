@@ -17,9 +17,9 @@ The archive defaults to the newest complete export in the migration bucket; the 
 environment, called through MWAA's InvokeRestApi with your AWS credentials. `--airflow-url` calls any Airflow 2.7+
 or 3.x API instead (a rehearsal against a local image), with AIRFLOW_API_TOKEN or AIRFLOW_API_USER and
 AIRFLOW_API_PASSWORD from the environment. An Airflow 3 target is imported through the REST API from here; an
-Airflow 2 target through the import DAG, which this triggers and follows. Task logs are copied by the import DAG
-on either. Exit status: 0 done, 1 something was refused, differs or failed (named above the summary), 2 can't
-start.
+Airflow 2 target through the import DAG (mwaa_migration_import), which this triggers and follows. Then, on either,
+the task-log DAG (mwaa_migration_task_logs) copies the old task logs for the imported runs, unless --no-logs.
+Exit status: 0 done, 1 something was refused, differs or failed (named above the summary), 2 can't start.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ from mwaa_migration.cutover.names import machine_exports, state_machine_arn
 from mwaa_migration.migration import MigrationConfig, MigrationFileError, load_migration, resolve_migration_paths
 
 IMPORT_DAG_ID = "mwaa_migration_import"
+TASK_LOG_DAG_ID = "mwaa_migration_task_logs"
 ON_EXISTING = ("overwrite", "skip", "fail")
-# The import DAG's run: the ORM import of a long history and the log copy take a while.
+# A migration DAG's run: the ORM import of a long history, or the log copy, takes a while.
 IMPORT_DAG_TIMEOUT_SECONDS = 6 * 3600
 
 
@@ -58,10 +59,8 @@ def _migration(selector: str) -> MigrationConfig:
     return load_migration(paths[0])
 
 
-def _import_dag_conf(args: argparse.Namespace, export_id: str, *, metadata: bool) -> dict[str, Any]:
-    conf: dict[str, Any] = {"export_id": export_id, "copy_logs": not args.no_logs}
-    if metadata:
-        conf["on_existing"] = args.on_existing
+def _task_log_conf(args: argparse.Namespace, export_id: str) -> dict[str, Any]:
+    conf: dict[str, Any] = {"export_id": export_id}
     if args.log_days is not None:
         conf["log_days"] = args.log_days
     if args.log_states:
@@ -69,11 +68,12 @@ def _import_dag_conf(args: argparse.Namespace, export_id: str, *, metadata: bool
     return conf
 
 
-def _run_import_dag(target: cutover_target.Target, conf: dict[str, Any], progress: Progress) -> str:
+def _run_dag(target: cutover_target.Target, dag_id: str, conf: dict[str, Any], progress: Progress) -> str:
+    """Triggers one of the migration DAGs on the target and follows its run to the end; its final state."""
     run_id = dag_runs.run_id_for(json.dumps(conf, sort_keys=True))
     return dag_runs.run_to_completion(
         target.transport,
-        IMPORT_DAG_ID,
+        dag_id,
         run_id=run_id,
         conf=conf,
         timeout=IMPORT_DAG_TIMEOUT_SECONDS,
@@ -101,14 +101,21 @@ def command_import(args: argparse.Namespace, migration: MigrationConfig, progres
         )
         progress.close()
         failed = _print_import_result(result)
-        if not args.no_logs:
-            state = _run_import_dag(target, _import_dag_conf(args, export_id, metadata=False), progress)
-            failed = failed or state != "success"
+        # The REST importer writes the run-id map as it goes; a refused entity doesn't stop it.
+        imported = True
     else:
-        state = _run_import_dag(target, _import_dag_conf(args, export_id, metadata=True), progress)
+        conf = {"export_id": export_id, "on_existing": args.on_existing}
+        state = _run_dag(target, IMPORT_DAG_ID, conf, progress)
         progress.close()
         print(f"import DAG run: {state}; its task logs have the summary; `cutover.py verify` compares the result")
-        failed = state != "success"
+        imported = state == "success"
+        failed = not imported
+    # After the import, whose run-id map names the new streams: not after an import DAG run that failed.
+    if not args.no_logs and imported:
+        state = _run_dag(target, TASK_LOG_DAG_ID, _task_log_conf(args, export_id), progress)
+        progress.close()
+        print(f"task-log DAG run: {state}; its task logs have the summary (streams and events copied, too old)")
+        failed = failed or state != "success"
     return 1 if failed else 0
 
 

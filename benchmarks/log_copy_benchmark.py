@@ -1,4 +1,5 @@
-"""Task-log copy benchmark (a script, not a test): the copy in migration_dags/import_metadata.py against moto.
+"""Task-log copy benchmark (a script, not a test): the copy in the migration DAGs' zip
+(mwaa_migration_support/task_logs.py) against moto.
 
 Run from the repository root with `.venv/bin/python -m benchmarks.log_copy_benchmark [--streams 200] [--events
 200000]`.
@@ -22,6 +23,7 @@ import argparse
 import datetime
 import math
 import random
+import sys
 import time
 from typing import Any
 
@@ -29,7 +31,10 @@ import boto3
 from moto import mock_aws
 from moto.logs.models import logs_backends
 
-from migration_dags.import_metadata import copy_task_logs
+from tests.migration_dags_unit import UNIT_ZIP
+
+assert str(UNIT_ZIP) in sys.path  # the migration DAGs' zip, built for this run: the copy is imported from it
+from mwaa_migration_support.task_logs import copy_task_logs  # noqa: E402
 
 OLD, NEW, GUIDE = "airflow-old-Task", "airflow-new-Task", "airflow-guide-Task"
 ACCOUNT_ID, REGION = "123456789012", "us-east-1"

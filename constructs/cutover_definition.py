@@ -110,22 +110,35 @@ def build_definition(
         .when(mode_is["cutover"], delete_secrets)
         .otherwise(sfn.Succeed(scope, "Rehearsed"))
     )
-    import_dag = _dag_run(
+    # The old task logs, named after the new run ids the import wrote (same function: same Airflow role).
+    task_logs = {**export_id, "dag": "task_logs"}
+    task_log_dag = _dag_run(
         scope,
-        "ImportDag",
-        "ImportDagDone?",
+        "TaskLogDag",
+        "TaskLogDagDone?",
         f["import_dag"],
-        start=export_id,
-        status=export_id,
-        result="import_dag",
+        start=task_logs,
+        status=task_logs,
+        result="task_logs",
         then=verify,
     )
-    import_start: sfn.IChainable = import_dag
     if rest_import:
         slice_ = _task(scope, "ImportSlice", f["import_slice"], export_id, "$.import")
-        # No Wait: each slice runs until its deadline, the next one carries on from the cursor in the bucket.
-        slice_.next(sfn.Choice(scope, "Imported?").when(_done("$.import.done"), import_dag).otherwise(slice_))
-        import_start = slice_
+        # No Wait: each slice runs until its deadline, the next one carries on from the cursor in the bucket. The
+        # import DAG has nothing to do on Airflow 3: the logs come next.
+        slice_.next(sfn.Choice(scope, "Imported?").when(_done("$.import.done"), task_log_dag).otherwise(slice_))
+        import_start: sfn.IChainable = slice_
+    else:
+        import_start = _dag_run(
+            scope,
+            "ImportDag",
+            "ImportDagDone?",
+            f["import_dag"],
+            start=export_id,
+            status=export_id,
+            result="import_dag",
+            then=task_log_dag,
+        )
 
     # --- the export: the machine's export DAG run, or the operator's manifest -----------------------------------
     if machine_exports:

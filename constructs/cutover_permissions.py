@@ -110,7 +110,7 @@ def step_permissions(
             STEP_TIMEOUT,
         ),
         "import_dag": StepPermissions(
-            "runs the import DAG on the new environment (the import on Airflow 2, the task-log copy)",
+            "runs the migration DAGs on the new environment: the import DAG (Airflow 2), then the task-log DAG",
             [invoke("TriggerImportDag", new_env, "User", old=False)],
             STEP_TIMEOUT,
         ),

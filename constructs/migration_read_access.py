@@ -18,13 +18,15 @@ def task_log_group(environment_name: str) -> str:
 
 
 class MigrationReadAccess(Construct):
-    """What the import DAG (`migration_dags/import_metadata.py`) needs, and no more, attached to the new role.
+    """What the migration DAGs (the import DAG and the task-log DAG, `migration_dags/`) need, and no more, attached
+    to the new role.
 
     Every task of the new environment runs with that role, so whatever it may read, any DAG there may read. On an
     Airflow 2 target that is the whole archive, `secrets/` included: the import DAG writes the decrypted values into
     the metadata database, which those tasks can read anyway; it also writes the archive's run-id map. On an Airflow
     3 target the REST importer imports, with the operator's credentials: the role reads tables, manifest and run-id
-    map (for the task-log copy) and never `secrets/`. For an MWAA source it reads the old environment's task logs.
+    map (for the task-log DAG) and never `secrets/`. For an MWAA source the task-log DAG reads the old environment's
+    task logs.
     """
 
     def __init__(

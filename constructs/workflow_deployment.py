@@ -41,7 +41,8 @@ class WorkflowDeployment(Construct):
         keep: Sequence[str] = (),
     ) -> None:
         """`files` sources are files, or a folder (plugins) that is zipped reproducibly; `dag_prefix` ends in /;
-        `keep` are keys under it that other deployments own (the import DAG): the sync never writes or prunes them."""
+        `keep` are keys under it that other deployments own (the migration DAGs' zip): the sync never writes or prunes
+        them."""
         super().__init__(scope, construct_id)
         staged = {file.kind: self._stage_file(file) for file in files}
         dags_asset = (

@@ -6,7 +6,7 @@ installs with Airflow (SQLAlchemy, boto3) and keeps to Python 3.7 syntax (MWAA's
 As a DAG (`mwaa_migration_export`, paused on creation, manual trigger only), `conf` may give:
   export_id  the archive's id (the cut-over passes its own; default: the UTC time, e.g. 20261128T134500Z)
   tables     a subset of TABLES
-  since      ISO date: history window for the tables in WINDOW_COLUMNS
+  since      ISO date: history window for runs and what belongs to them (RUN_WINDOWED), logs and jobs
 The archive goes to s3://MIGRATION_BUCKET/exports/MIGRATION_NAME/<export id>/.
 
 As a script (self-managed sources), reading the database URL and Fernet key the way Airflow does:
@@ -84,19 +84,16 @@ TABLES = (
 SECRET_TABLES = ("variable", "connection")
 # The one table exported partly: the new environment takes only these (its parser fills in the rest).
 DAG_COLUMNS = ("dag_id", "is_paused", "is_active")
-# The `since` window: the first of these columns the table has; tables keyed by run without a date of their own
-# follow their DAG run's date instead (see RUN_WINDOWED).
+# The `since` window: runs by their logical date, and everything that belongs to a run by its run, so a run's task
+# instances, tries, xcom and SLA misses come with it or not at all (an xcom's own timestamp is when it was written:
+# an old run cleared last week would bring xcom without their task instance). Tables keyed by run_id (2.2+, xcom
+# 2.3+) follow their run's date through dag_run; older ones have the run's logical date as execution_date.
 WINDOW_COLUMNS = {
     "dag_run": ("execution_date", "logical_date"),
-    "task_instance": ("execution_date",),
-    "task_fail": ("execution_date",),
-    "task_instance_history": ("execution_date",),
-    "xcom": ("timestamp", "execution_date"),
     "log": ("dttm",),
-    "sla_miss": ("timestamp", "execution_date"),
     "job": ("start_date",),
 }
-RUN_WINDOWED = ("task_instance", "task_fail", "task_instance_history")
+RUN_WINDOWED = ("task_instance", "task_fail", "task_instance_history", "xcom", "sla_miss")
 EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 log = logging.getLogger(__name__)
@@ -446,17 +443,21 @@ def _type_name(column: Any) -> str:
 
 def _window(table: Any, name: str, since: datetime.datetime | None, tables: dict[str, Any]) -> tuple[Any, str]:
     """The WHERE clause of the `since` window and a note of how it applies (or None, "")."""
-    if since is None or name not in WINDOW_COLUMNS:
+    if since is None:
         return None, ""
-    for column in WINDOW_COLUMNS[name]:
+    for column in WINDOW_COLUMNS.get(name, ()):
         if column in table.c:
             return table.c[column] >= since, column
+    if name not in RUN_WINDOWED:
+        return None, ""
     dag_run = tables.get("dag_run")
-    if name in RUN_WINDOWED and dag_run is not None and "run_id" in table.c and "run_id" in dag_run.c:
+    if dag_run is not None and "run_id" in table.c and "run_id" in dag_run.c:
         date = next((dag_run.c[c] for c in WINDOW_COLUMNS["dag_run"] if c in dag_run.c), None)
         if date is not None:
             runs = _select([dag_run.c.run_id]).where(sa.and_(dag_run.c.dag_id == table.c.dag_id, date >= since))
             return table.c.run_id.in_(runs), "run"
+    if "execution_date" in table.c:
+        return table.c.execution_date >= since, "execution_date"
     return None, ""
 
 
@@ -609,7 +610,7 @@ class Exporter:
     def _query(self, name: str, table: Any, columns: list[Any]) -> Any:
         query = _select(columns)
         where, _how = _window(table, name, self.since, self.reflected)
-        if self.since is not None and name in WINDOW_COLUMNS and where is None:
+        if self.since is not None and (name in WINDOW_COLUMNS or name in RUN_WINDOWED) and where is None:
             self.warnings.append(f"table {name}: no date column for the `since` window, exported whole")
         if where is not None:
             query = query.where(where)

@@ -1,4 +1,5 @@
-"""A reproducible plugins.zip: the same plugin files always give the same bytes.
+"""A reproducible plugins.zip: the same plugin files always give the same bytes (and the zip builder the migration
+DAGs' unit uses too, mwaa_migration/migration_dags_zip.py).
 
 MWAA applies a new plugins.zip by updating the environment (many minutes, workers restarted), and the S3
 object version only changes when the bytes do. So nothing but plugin content may reach the zip: no timestamps,
@@ -11,6 +12,7 @@ import fnmatch
 import io
 import os
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 # The earliest date a zip entry can hold; any fixed date works, file mtimes would not.
@@ -43,17 +45,26 @@ def plugin_files(folder: Path) -> list[tuple[str, Path]]:
 
 
 def build_plugins_zip(folder: Path) -> bytes:
-    """The plugins.zip for a folder, byte-for-byte the same for the same file names and contents.
+    """The plugins.zip for a folder, byte-for-byte the same for the same file names and contents."""
+    return build_zip((name, path.read_bytes()) for name, path in plugin_files(folder))
 
-    Files only (directories are implied by the names), stored uncompressed: deflate output depends on the zlib
-    build (zlib-ng and others differ), so compressing would make the bytes differ between machines.
+
+def build_zip(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    """A zip of (name, content) entries, byte-for-byte the same for the same names and contents, in any order.
+
+    Files only (directories are implied by the names), sorted by name, stored uncompressed: deflate output depends on
+    the zlib build (zlib-ng and others differ), so compressing would make the bytes differ between machines.
     """
+    files = sorted(entries)
+    names = [name for name, _ in files]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a zip can't hold a name twice: {sorted({n for n in names if names.count(n) > 1})}")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, path in plugin_files(folder):
+        for name, content in files:
             info = zipfile.ZipInfo(name, date_time=_FIXED_DATE_TIME)
             info.create_system = _UNIX_HOST  # ZipInfo defaults to the current OS; Windows would differ
             info.external_attr = _FILE_ATTRIBUTES
             info.compress_type = zipfile.ZIP_STORED
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, content)
     return buffer.getvalue()

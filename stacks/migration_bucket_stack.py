@@ -9,9 +9,9 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.deploy_rules import add_deploy_rules
-from constructs.export_dag_deployment import EXPORT_DAG, MigrationDagDeployment
 from constructs.export_write_access import ExportWriteAccess
 from constructs.migration_bucket import MigrationBucket
+from constructs.migration_dag_deployment import EXPORT_DAG, MigrationDagDeployment
 from mwaa_migration.environment.environment_plan import account_rules
 from mwaa_migration.migration import MigrationConfig
 

@@ -14,8 +14,8 @@ from constructs import Construct, IDependable
 from constructs.deploy_rules import add_deploy_rules
 from constructs.environment_security_group import EnvironmentSecurityGroup
 from constructs.execution_role import MwaaExecutionRole
-from constructs.export_dag_deployment import IMPORT_DAG, MigrationDagDeployment
 from constructs.migration_bucket import migration_bucket_name
+from constructs.migration_dag_deployment import MIGRATION_DAGS, MigrationDagDeployment
 from constructs.migration_read_access import MigrationReadAccess, task_log_group
 from constructs.mwaa_environment import EnvironmentSettings, ModuleLogging, MwaaEnvironment
 from constructs.secure_bucket import SecureBucket, access_logs_bucket
@@ -85,7 +85,8 @@ class NewEnvironmentStack(Stack):
             bucket=s3.Bucket.from_bucket_name(self, "MigrationBucket", migration_bucket),
             key=migration_key,
             migration_name=migration.name,
-            # Airflow 2: the import DAG imports through the ORM; Airflow 3: the REST importer, not the role.
+            # Airflow 2: the import DAG imports through the ORM; Airflow 3: the REST importer, not the role. The
+            # task-log DAG reads the archive and the old task logs on either.
             imports_secrets=airflow_major(target.airflow_version) == 2,
             old_environment_name=source.environment_name,
             old_region=source.region,
@@ -114,15 +115,16 @@ class NewEnvironmentStack(Stack):
             # Nothing is created from a snapshot the source no longer matches.
             depends_on.append(check.resource)
 
-        # The import DAG goes in with every migration, [workflows] or not: the import always needs it. It starts
-        # paused (the file says so, and core.dags_are_paused_at_creation) and runs only when triggered.
-        import_dag_key = target.dag_prefix + IMPORT_DAG.name
-        import_dag = MigrationDagDeployment(
+        # The migration DAGs (the import DAG and the task-log DAG, one zip) go in with every migration, [workflows]
+        # or not: the import and the log copy always need them. They start paused (their files say so, and
+        # core.dags_are_paused_at_creation) and run only when triggered.
+        migration_dags_key = target.dag_prefix + MIGRATION_DAGS.name
+        migration_dags = MigrationDagDeployment(
             self,
-            "ImportDag",
-            dag=IMPORT_DAG,
+            "MigrationDags",
+            dag=MIGRATION_DAGS,
             bucket=source_bucket,
-            key=import_dag_key,
+            key=migration_dags_key,
             migration_bucket=migration_bucket,
             migration_name=migration.name,
             placeholders={
@@ -133,7 +135,7 @@ class NewEnvironmentStack(Stack):
                 "__MWAA_TARGET_TASK_LOG_GROUP__": task_log_group(target.environment_name),
             },
         )
-        depends_on.append(import_dag.resource)
+        depends_on.append(migration_dags.resource)
 
         deployed_versions: dict[str, str] = {}
         if migration.workflows.has_files:
@@ -144,8 +146,8 @@ class NewEnvironmentStack(Stack):
                 dag_folder=migration.workflows.dags,
                 dag_prefix=target.dag_prefix,
                 files=migration.deployed_files,
-                # The DAG sync prunes what the folder lacks: never the import DAG, which is not the folder's.
-                keep=[import_dag_key],
+                # The DAG sync prunes what the folder lacks: never the migration DAGs, which are not the folder's.
+                keep=[migration_dags_key],
             )
             deployed_versions = deployment.versions
             if deployment.dags is not None:
@@ -174,9 +176,10 @@ class NewEnvironmentStack(Stack):
         CfnOutput(self, "ExecutionRoleArn", value=role.role_arn, description="New environment's execution role")
         CfnOutput(
             self,
-            "ImportDagLocation",
-            value=f"s3://{source_bucket.bucket_name}/{import_dag_key}",
-            description="The import DAG in the new environment (DAG id mwaa_migration_import, paused)",
+            "MigrationDagsLocation",
+            value=f"s3://{source_bucket.bucket_name}/{migration_dags_key}",
+            description="The migration DAGs in the new environment (mwaa_migration_import, mwaa_migration_task_logs; "
+            "paused)",
         )
         CfnOutput(self, "WebserverUrl", value=environment.attr_webserver_url, description="Airflow UI host")
         if settings.endpoint_management == "CUSTOMER":

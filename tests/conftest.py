@@ -25,6 +25,8 @@ os.environ.pop("AWS_PROFILE", None)
 # Imported after the environment is set: synth_app loads jsii.
 import pytest
 
+# Puts the migration DAGs' zip on sys.path (built once): tests import mwaa_migration_support.* from it, as Airflow does.
+import tests.migration_dags_unit  # noqa: F401
 from mwaa_migration.assets import ASSET_PACKAGES
 from tests.synth_app import EXAMPLE_WORKFLOWS, SynthesizedApp, synthesize
 

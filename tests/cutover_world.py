@@ -189,12 +189,13 @@ class World:
                     item.state = "success"
         if self.operator_exports_at is not None and self.ticks == self.operator_exports_at:
             self.write_export(self.now.strftime("%Y%m%dT%H%M%SZ"))
-        for env, dag_id in ((old, "mwaa_migration_export"), (new, "mwaa_migration_import")):
+        own = ((old, "mwaa_migration_export"), (new, "mwaa_migration_import"), (new, "mwaa_migration_task_logs"))
+        for env, dag_id in own:
             for run in env.runs:
                 if run.dag_id == dag_id and run.state == "queued" and not env.dags[dag_id].paused:
                     if dag_id == "mwaa_migration_export":
                         self.write_export(self.confs[(dag_id, run.run_id)]["export_id"])
-                    elif new.api_version == "v1":
+                    elif dag_id == "mwaa_migration_import" and new.api_version == "v1":
                         self.orm_import()
                     run.state = "success"
 

@@ -1,13 +1,14 @@
-"""Run inside an Airflow 2.x virtualenv (not the test one): import an archive with migration_dags/import_metadata.py,
-read the result back through Airflow's own models, and change target rows for the on_existing tests. Prints one
-JSON document on stdout (its last line). The database and the Fernet key come from the environment (`AIRFLOW__...`).
+"""Run inside an Airflow virtualenv (not the test one): import an archive with the migration DAGs' zip (its
+mwaa_migration_support.metadata_import, from the zip the test built and passes as --unit), read the result back
+through Airflow's own models, change target rows for the on_existing tests, and load the zip as Airflow's DagBag
+does (--dags-folder). Prints one JSON document on stdout (its last line). The database and the Fernet key come from
+the environment (`AIRFLOW__...`).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import pathlib
 import sys
@@ -18,30 +19,30 @@ from typing import Any
 import airflow_harness  # type: ignore[import-not-found, unused-ignore]  # same folder, run as a script
 
 HERE = pathlib.Path(__file__).resolve().parent
-IMPORT_FILE = HERE.parent / "migration_dags" / "import_metadata.py"
 
 UTC = datetime.UTC
+DAG_IDS = ("mwaa_migration_import", "mwaa_migration_task_logs")
 
 
-def load_import_module() -> Any:
-    spec = importlib.util.spec_from_file_location("import_metadata_under_test", IMPORT_FILE)
-    assert spec is not None and spec.loader is not None
-    module: Any = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_unit(unit: str) -> tuple[Any, Any]:
+    """metadata_import and the archive reader, from the zip (as Airflow imports them: the zip on sys.path)."""
+    sys.path.insert(0, unit)
+    from mwaa_migration_support import exports, metadata_import
+
+    return metadata_import, exports.archive
 
 
-def run_import(archive: str, on_existing: str, batch: int) -> dict[str, Any]:
+def run_import(unit: str, archive: str, on_existing: str, batch: int) -> dict[str, Any]:
     from airflow import settings  # type: ignore[import-not-found, unused-ignore]
     from airflow.utils.session import create_session  # type: ignore[import-not-found, unused-ignore]
 
-    module = load_import_module()
-    reader = module.LocalReader(archive)
+    module, reader_module = load_unit(unit)
     messages: list[str] = []
     try:
+        reader = reader_module.LocalArchive(archive)
         importer = module.Importer(
             reader=reader,
-            manifest=module.read_manifest(reader),
+            manifest=reader_module.read_manifest(reader),
             engine=settings.engine,
             session_factory=create_session,
             on_existing=on_existing,
@@ -49,7 +50,7 @@ def run_import(archive: str, on_existing: str, batch: int) -> dict[str, Any]:
             progress=messages.append,
         )
         summary: dict[str, Any] = importer.run()
-    except module.MetadataImportError as error:
+    except (module.MetadataImportError, reader_module.ArchiveError) as error:
         return {"error": str(error), "progress": messages}
     summary["progress"] = messages
     return summary
@@ -241,49 +242,89 @@ def clash() -> dict[str, Any]:
     return {"run_id": "target_own__" + date.isoformat()}
 
 
-def dag_load() -> dict[str, Any]:
-    """The file as Airflow's DagBag loads it."""
+def dag_load(folder: str) -> dict[str, Any]:
+    """A DAG folder holding the zip, as Airflow's DagBag loads it (the DAG processor's and the workers' loader)."""
     from airflow.models.dagbag import DagBag  # type: ignore[import-not-found, unused-ignore]
+    from airflow.utils.file import list_py_file_paths  # type: ignore[import-not-found, unused-ignore]
 
-    bag = DagBag(dag_folder=str(IMPORT_FILE), include_examples=False)
-    dag = bag.dags.get("mwaa_migration_import")
+    bag = DagBag(dag_folder=folder, include_examples=False)
+    (unit,) = pathlib.Path(folder).glob("*.zip")
+    # What a worker loads to run a task: the DAG's own file location, inside the zip.
+    by_fileloc = {
+        dag_id: sorted(DagBag(dag_folder=dag.fileloc, include_examples=False).dags) for dag_id, dag in bag.dags.items()
+    }
+    # Every module Airflow imported from the zip under a top-level name: only DAG files are imported as such.
+    from_zip = sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if str(getattr(module, "__file__", None) or "").startswith(str(unit) + "/") and "." not in name
+    )
     return {
+        "files": [str(pathlib.Path(path).relative_to(folder)) for path in list_py_file_paths(folder, safe_mode=True)],
         "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
         "dag_ids": sorted(bag.dags),
-        "is_paused_upon_creation": getattr(dag, "is_paused_upon_creation", None),
-        "schedule": repr(getattr(dag, "schedule_interval", getattr(dag, "schedule", "missing"))),
-        "catchup": getattr(dag, "catchup", None),
-        "max_active_runs": getattr(dag, "max_active_runs", None),
-        "task_ids": sorted(dag.task_ids) if dag else [],
-        "downstream": sorted(dag.get_task("import_metadata").downstream_task_ids) if dag else [],
+        "top_level_modules_from_zip": from_zip,
+        "dags": {
+            dag_id: {
+                "fileloc": str(pathlib.Path(dag.fileloc).relative_to(folder)),
+                "found_from_fileloc": by_fileloc[dag_id],
+                "is_paused_upon_creation": getattr(dag, "is_paused_upon_creation", None),
+                "schedule": repr(getattr(dag, "schedule_interval", getattr(dag, "schedule", "missing"))),
+                "catchup": getattr(dag, "catchup", None),
+                "max_active_runs": getattr(dag, "max_active_runs", None),
+                "tags": sorted(dag.tags),
+                "task_ids": sorted(dag.task_ids),
+            }
+            for dag_id, dag in bag.dags.items()
+        },
     }
 
 
-def dag_check(root: str, export_id: str) -> dict[str, Any]:
-    """The DAG as loaded, and one run of its task callables reading a local archive laid out as the bucket."""
-    module = load_import_module()
-    module.MIGRATION_BUCKET = "test-bucket"
-    module.MIGRATION_NAME = "harness"
-    module.SOURCE_TASK_LOG_GROUP = ""
+class FakeRun:
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.conf = conf
+
+
+def dag_check(folder: str, root: str, export_id: str) -> dict[str, Any]:
+    """The DAGs as loaded, and one run of their task callables (as loaded) reading a local archive laid out as the
+    bucket; the zip's settings are filled in (bucket test-bucket, migration harness, a self-managed source)."""
+    loaded = dag_load(folder)
+    from airflow.models.dagbag import DagBag  # type: ignore[import-not-found, unused-ignore]
+    from mwaa_migration_support import exports, metadata_import, task_logs
+
+    settings = exports.load_settings()
     opened: list[str] = []
 
-    def local_export(conf: dict[str, Any]) -> Any:
+    def local_export(conf: dict[str, Any], *_: Any) -> Any:
         opened.append(str(conf.get("export_id")))
-        return module.LocalReader(str(pathlib.Path(root) / "exports" / "harness" / conf["export_id"]))
+        return exports.archive.LocalArchive(str(pathlib.Path(root) / "exports" / settings.migration_name / export_id))
 
-    module.open_export = local_export
-
-    class FakeRun:
-        def __init__(self) -> None:
-            self.conf = {"export_id": export_id, "on_existing": "overwrite"}
-
-    summary = module.import_task(dag_run=FakeRun())
-    copied = module.log_copy_task(dag_run=FakeRun())
+    for module in (metadata_import, task_logs):
+        module.__dict__["open_export"] = local_export  # the S3 archive's seam: here a local folder
+    bag = DagBag(dag_folder=folder, include_examples=False)
+    conf = {"export_id": export_id, "on_existing": "overwrite", "log_days": 3}
+    summary = bag.dags[DAG_IDS[0]].get_task("import_metadata").python_callable(dag_run=FakeRun(conf))
+    copied = bag.dags[DAG_IDS[1]].get_task("copy_task_logs").python_callable(dag_run=FakeRun(conf))
     return {
-        **dag_load(),
+        **loaded,
+        "settings": settings._asdict(),
         "opened": opened,
         "counts": summary["counts"],
         "log_copy": copied,
+    }
+
+
+def dag_check_3(folder: str) -> dict[str, Any]:
+    """Airflow 3: both DAGs load; the import task returns before it reads any conf or archive, and the log copy of a
+    self-managed source copies nothing."""
+    loaded = dag_load(folder)
+    from airflow.models.dagbag import DagBag  # type: ignore[import-not-found, unused-ignore]
+
+    bag = DagBag(dag_folder=folder, include_examples=False)
+    return {
+        **loaded,
+        "import": bag.dags[DAG_IDS[0]].get_task("import_metadata").python_callable(dag_run=None),
+        "log_copy": bag.dags[DAG_IDS[1]].get_task("copy_task_logs").python_callable(dag_run=FakeRun({})),
     }
 
 
@@ -361,6 +402,8 @@ def bulk(runs: int, tasks: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["import", "readback", "dump", "tamper", "clash", "dag", "dag3", "bulk"])
+    parser.add_argument("--unit", help="the migration DAGs' zip")
+    parser.add_argument("--dags-folder", help="a DAG folder holding the (filled-in) zip")
     parser.add_argument("--archive")
     parser.add_argument("--on-existing", default="overwrite")
     parser.add_argument("--batch", type=int, default=1000)
@@ -371,7 +414,7 @@ def main() -> None:
     args = parser.parse_args()
     result: Any
     if args.command == "import":
-        result = run_import(args.archive, args.on_existing, args.batch)
+        result = run_import(args.unit, args.archive, args.on_existing, args.batch)
     elif args.command == "readback":
         result = readback()
     elif args.command == "dump":
@@ -381,10 +424,9 @@ def main() -> None:
     elif args.command == "clash":
         result = clash()
     elif args.command == "dag":
-        result = dag_check(args.archive, args.export_id)
+        result = dag_check(args.dags_folder, args.archive, args.export_id)
     elif args.command == "dag3":
-        # Airflow 3: the import task returns before it reads any conf or archive.
-        result = {**dag_load(), "import": load_import_module().import_task(dag_run=None)}
+        result = dag_check_3(args.dags_folder)
     else:
         result = bulk(args.runs, args.tasks)
     sys.stdout.write("\n" + json.dumps({"result": result}, default=str) + "\n")

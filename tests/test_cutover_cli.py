@@ -1,7 +1,7 @@
 """`cutover.py import` and `cutover.py verify` as an operator runs them (subprocesses, in a scratch working directory),
 against the real Airflow 3.0.6 api-server with the archive the real export wrote from a real 2.10.3 database: the
 migration `example` targets 3.0.6, so `import` takes the REST path. The token comes from AIRFLOW_API_TOKEN, never a
-flag; `--no-logs` because the task-log copy needs CloudWatch (the import DAG's job, tested elsewhere).
+flag; `--no-logs` because the task-log copy needs CloudWatch (the task-log DAG's job, tested elsewhere).
 
 What the import adds to the shared target is removed at the module's end (tests/test_verify.py, `restored`).
 """

@@ -11,10 +11,10 @@ Counting model (the events Step Functions records, by state type):
 A path through the definition costs the sum of its states'. A loop (the states of a cycle) runs at most as often
 as its one Task may be called, and every state of the loop is counted that often (its Choice runs once per call,
 its Wait at most once):
-- a poll (Drain, ExportStatus, ManifestCheck, ImportDagStatus): the step fails once its timeout has passed, and the
-  Wait before each call lasts its fixed `Seconds` or, as the stacks have it, polling.next_wait(elapsed), which
-  never shrinks as elapsed grows; so no execution polls more often than one whose steps take no time at all,
-  simulated by `polls`;
+- a poll (Drain, ExportStatus, ManifestCheck, ImportDagStatus, TaskLogDagStatus): the step fails once its timeout
+  has passed, and the Wait before each call lasts its fixed `Seconds` or, as the stacks have it,
+  polling.next_wait(elapsed), which never shrinks as elapsed grows; so no execution polls more often than one
+  whose steps take no time at all, simulated by `polls`;
 - the REST import's slices: at most polling.import_slices(wait_timeout_seconds), then ImportTimeoutError;
 - unpause and rollback slices: at most polling.MAX_SLICES, then SliceLimitError.
 An execution's longest path then is the longest path through the loops so bounded, from StartAt to any state.
@@ -67,6 +67,7 @@ POLL_TIMEOUTS = {
     "ExportStatus": "wait_timeout_seconds",
     "ManifestCheck": "wait_timeout_seconds",
     "ImportDagStatus": "wait_timeout_seconds",
+    "TaskLogDagStatus": "wait_timeout_seconds",
 }
 SLICE_LIMITS: dict[str, Callable[[Mapping[str, int]], int]] = {
     "ImportSlice": lambda inputs: import_slices(inputs["wait_timeout_seconds"]),
@@ -208,7 +209,7 @@ def test_a_cut_over_reacts_within_10_s_and_polls_less_often_as_it_waits(synthesi
     first: dict[str, float] = {}
     for name, seconds in zip(waits, world.waits, strict=True):
         first.setdefault(name, seconds)
-    assert set(first) == {"DrainWait", "ExportWait", "ImportDagWait"} and max(first.values()) <= 10
+    assert set(first) == {"DrainWait", "ExportWait", "TaskLogDagWait"} and max(first.values()) <= 10
     drain = [seconds for name, seconds in zip(waits, world.waits, strict=True) if name == "DrainWait"]
     assert drain == sorted(drain) and drain[-1] > 3 * drain[0]
     assert output["drain"]["verdict"] == "done" and output["drain"]["next_wait_seconds"] >= 5

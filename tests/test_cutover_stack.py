@@ -186,21 +186,30 @@ def test_the_state_machine_is_named_for_its_migration_and_its_arn_is_an_output(s
                 "Drain",
                 "ExportStart",
                 "ImportSlice",
-                "ImportDagStart",
+                "TaskLogDagStart",
                 "Verify",
                 "DeleteSecrets",
                 "UnpauseNew",
                 "Rollback",
             },
-            {"ManifestCheck"},
+            # Airflow 3: the REST import, then the task-log DAG; the import DAG has nothing to do there.
+            {"ManifestCheck", "ImportDagStart"},
         ),
-        ("byo-kms", {"Drain", "ExportStart", "ImportDagStart", "UnpauseNew"}, {"ImportSlice", "ManifestCheck"}),
+        (
+            "byo-kms",
+            {"Drain", "ExportStart", "ImportDagStart", "TaskLogDagStart", "UnpauseNew"},
+            {"ImportSlice", "ManifestCheck"},
+        ),
         (
             "example-self-managed",
-            {"ManifestCheck", "ImportDagStart", "Verify", "DeleteSecrets", "Rollback"},
+            {"ManifestCheck", "ImportDagStart", "TaskLogDagStart", "Verify", "DeleteSecrets", "Rollback"},
             {"RecordPauseStates", "FreezeOld", "Drain", "ExportStart", "UnpauseNew", "ImportSlice"},
         ),
-        ("micro-kms", {"ManifestCheck", "ImportDagStart"}, {"ImportSlice", "FreezeOld", "UnpauseNew"}),
+        (
+            "micro-kms",
+            {"ManifestCheck", "ImportDagStart", "TaskLogDagStart"},
+            {"ImportSlice", "FreezeOld", "UnpauseNew"},
+        ),
     ],
 )
 def test_the_definition_has_the_states_its_migration_needs(

@@ -38,6 +38,7 @@ def two_environments() -> TwoEnvironments:
         envs.add(f"etl_{number:03d}", paused=number % 4 == 0)
     envs.old.add(EXPORT_DAG, paused=True)
     envs.new.add("mwaa_migration_import", paused=True)
+    envs.new.add("mwaa_migration_task_logs", paused=True)
     return envs
 
 

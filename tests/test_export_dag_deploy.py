@@ -1,9 +1,12 @@
 """The migration DAG deployment Lambda against moto's S3, as the export DAG uses it: one file in the old DAG folder,
 written only where no other file is, replaced and removed only while it is this migration's (object metadata and
-If-Match); and the further placeholders the import DAG has."""
+If-Match); the further placeholders of the migration DAGs, and their zip, whose settings entry is filled in."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -257,3 +260,88 @@ def test_malformed_placeholders_are_refused_before_any_call(
 
     with pytest.raises(MigrationDagError, match="Placeholders must map __MWAA_<NAME>__ to strings"):
         export_dag_handler.on_event(event("Create", props(Placeholders=placeholders)), None)
+
+
+# --- A zip (the migration DAGs): its settings entry filled in, the rest as staged -------------------------------
+
+ZIP_KEY = "dags/mwaa_migration_dags.zip"
+SETTINGS = "mwaa_migration_support/settings.json"
+SETTINGS_TEMPLATE = (
+    b'{"bucket": "__MWAA_MIGRATION_BUCKET__", "name": "__MWAA_MIGRATION_NAME__", '
+    b'"group": "__MWAA_SOURCE_TASK_LOG_GROUP__", "region": "__MWAA_SOURCE_REGION__"}'
+)
+ZIP_PLACEHOLDERS = {"__MWAA_SOURCE_TASK_LOG_GROUP__": "airflow-analytics-Task", "__MWAA_SOURCE_REGION__": ""}
+
+
+def staged_zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def zip_props(staged: str, **changes: Any) -> dict[str, Any]:
+    return props(staged, Key=ZIP_KEY, Placeholders=ZIP_PLACEHOLDERS, IfTaken="", **changes)
+
+
+def test_a_zips_settings_entry_is_filled_in_and_every_other_entry_is_kept_byte_for_byte(s3: S3Client) -> None:
+    module = b'BUCKET = "__MWAA_MIGRATION_BUCKET__"  # not a settings entry: left as staged\n'
+    s3.put_object(
+        Bucket=ASSETS, Key="unit.zip", Body=staged_zip({"dag.py": module, SETTINGS: SETTINGS_TEMPLATE, "z.txt": b"z"})
+    )
+
+    created = export_dag_handler.on_event(event("Create", zip_props("unit.zip")), None)
+
+    written = s3.get_object(Bucket=OLD, Key=ZIP_KEY)
+    assert written["ContentType"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(written["Body"].read())) as unit:
+        assert unit.namelist() == ["dag.py", SETTINGS, "z.txt"]
+        assert json.loads(unit.read(SETTINGS)) == {
+            "bucket": "mwaa-migration-example-111122223333-us-east-1",
+            "name": "example",
+            "group": "airflow-analytics-Task",
+            "region": "",
+        }
+        assert unit.read("dag.py") == module and unit.read("z.txt") == b"z"
+        assert {(i.date_time, i.external_attr >> 16, i.compress_type) for i in unit.infolist()} == {
+            ((1980, 1, 1, 0, 0, 0), 0o100644, zipfile.ZIP_STORED)
+        }
+    # The same staged zip and values give the same bytes: an update writes nothing, a delete finds it its own.
+    etag = s3.head_object(Bucket=OLD, Key=ZIP_KEY)["ETag"]
+    again = export_dag_handler.on_event(event("Update", zip_props("unit.zip"), created["PhysicalResourceId"]), None)
+    assert again["Data"]["Sha256"] == created["Data"]["Sha256"]
+    assert s3.head_object(Bucket=OLD, Key=ZIP_KEY)["ETag"] == etag
+    export_dag_handler.on_event(event("Delete", zip_props("unit.zip"), created["PhysicalResourceId"]), None)
+    assert "Contents" not in s3.list_objects_v2(Bucket=OLD)
+
+
+@pytest.mark.parametrize(
+    ("staged", "reason"),
+    [
+        (b"not a zip", "the staged migration DAGs are not a readable zip; the app's file is damaged"),
+        (
+            staged_zip({"dag.py": b"# no settings\n"}),
+            f"the staged zip must hold {SETTINGS} once; the app's file is damaged",
+        ),
+        (
+            staged_zip({SETTINGS: SETTINGS_TEMPLATE.replace(b"__MWAA_SOURCE_REGION__", b"eu-west-1")}),
+            f"the staged zip's {SETTINGS} must hold __MWAA_SOURCE_REGION__; the app's file is damaged",
+        ),
+        (
+            staged_zip({SETTINGS: SETTINGS_TEMPLATE + b' "__MWAA_OTHER__"'}),
+            f"the staged zip's {SETTINGS} holds __MWAA_OTHER__, which the stack doesn't fill; deploy the app's own "
+            "stacks",
+        ),
+    ],
+)
+def test_a_zip_that_isnt_the_apps_is_refused_and_nothing_is_written(s3: S3Client, staged: bytes, reason: str) -> None:
+    s3.put_object(Bucket=ASSETS, Key="broken.zip", Body=staged)
+
+    with pytest.raises(MigrationDagError) as caught:
+        export_dag_handler.on_event(event("Create", zip_props("broken.zip")), None)
+
+    assert str(caught.value) == reason
+    assert "Contents" not in s3.list_objects_v2(Bucket=OLD)

@@ -162,15 +162,24 @@ def test_transient_failures_are_retried(seeded: AirflowEnv, tmp_path: Path) -> N
 
 
 def test_since_window(seeded: AirflowEnv, tmp_path: Path) -> None:
+    """Everything that belongs to a run comes with its run or not at all: the seed's xcom and SLA misses were all
+    written today (their own timestamps), so windowing them by those would bring the older runs' rows without
+    their task instances, and a 2.x import would fail on the foreign key."""
     out = tmp_path / "archive"
-    tables = "dag_run,task_instance,variable"
+    tables = "dag_run,task_instance,task_fail,xcom,sla_miss,variable"
     manifest = seeded.harness("export", "--out", str(out), "--since", "2026-02-15", "--tables", tables)["manifest"]
-    assert set(manifest["tables"]) == {"dag_run", "task_instance", "variable"}
+    assert set(manifest["tables"]) == set(tables.split(","))
+    assert not [w for w in manifest["warnings"] if "since" in w], manifest["warnings"]
     (run,) = table_rows(out, manifest, "dag_run")
     assert run["execution_date"] == harness.RUN_DATES[-1].isoformat()
     instances = table_rows(out, manifest, "task_instance")
     assert len(instances) == 4
     assert {ti["run_id"] for ti in instances} == {run["run_id"]}
+    for name in ("task_fail", "xcom"):
+        rows = table_rows(out, manifest, name)
+        assert rows and {row["run_id"] for row in rows} == {run["run_id"]}, name
+    (miss,) = table_rows(out, manifest, "sla_miss")
+    assert miss["execution_date"] == run["execution_date"]
     # Variables have no date: all of them.
     assert manifest["tables"]["variable"]["rows"] == len(harness.VARIABLES)
 

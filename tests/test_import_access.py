@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from mwaa_migration_support.task_logs import copy_task_logs
 
-from migration_dags.import_metadata import copy_task_logs
 from tests.synth_app import SynthesizedApp, logical_id
 
 ACCOUNT, REGION = "111122223333", "us-east-1"
@@ -253,9 +253,9 @@ def test_the_read_policys_wildcards_are_acknowledged_one_by_one(synthesized: Syn
 
 
 def test_the_roles_allow_every_call_the_log_copy_makes(synthesized: SynthesizedApp) -> None:
-    """The task-log copy (migration_dags/import_metadata.py) run twice (a copy, then a resuming re-run) against
-    moto, each call checked against the new role's two policies: the read policy (old group) and the execution
-    policy (new group)."""
+    """The task-log copy (mwaa_migration_support/task_logs.py, the task-log DAG's) run twice (a copy, then a resuming
+    re-run) against moto, each call checked against the new role's two policies: the read policy (old group) and the
+    execution policy (new group)."""
     stack = synthesized.stacks[AIRFLOW_3_TARGET].new_environment
     execution = stack.node.find_child("ExecutionRole").node.find_child("Policy")
     template = synthesized.template(stack)

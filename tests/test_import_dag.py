@@ -1,27 +1,32 @@
-"""The import DAG file (2.x target) against real Airflow: an archive exported by the real export from a seeded
-Airflow 2.10.3 database, imported into a fresh Airflow 2.11.2 database with another Fernet key, read back through
-Airflow's own models (tests/import_dag_harness.py, run in the Airflow virtualenvs)."""
+"""The migration DAGs' zip against real Airflow: an archive exported by the real export from a seeded Airflow 2.10.3
+database, imported by the 2.x ORM import (mwaa_migration_support.metadata_import, from the zip) into a fresh Airflow
+2.11.2 database with another Fernet key, read back through Airflow's own models; and the zip in a DAG folder as
+Airflow 2.11.2 and 3.0.6 load it (tests/import_dag_harness.py, run in the Airflow virtualenvs)."""
 
 from __future__ import annotations
 
 import ast
 import gzip
 import hashlib
+import io
 import json
-import runpy
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mwaa_migration_support import exports, metadata_import
 
+from mwaa_migration.migration_dags_zip import SETTINGS_ENTRY
 from tests import airflow_harness as seed
 from tests.airflow_fixtures import AirflowEnv, check_parts, migrated_env, new_fernet_key
+from tests.migration_dags_unit import UNIT_ZIP, filled_unit
 from tests.pg_cluster import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-IMPORT_FILE = REPO_ROOT / "migration_dags" / "import_metadata.py"
 HARNESS = REPO_ROOT / "tests" / "import_dag_harness.py"
+DAG_IDS = ["mwaa_migration_import", "mwaa_migration_task_logs"]
 TARGET = "2.11.2"
 HISTORY = ["dag_runs", "task_instances", "task_instance_history", "task_fail"]
 # Values that refer to the source's own rows (jobs, log templates, run ids): the import sets them on the target.
@@ -72,7 +77,10 @@ def target(postgres: Cluster, tmp_path: Path, request: pytest.FixtureRequest) ->
 
 
 def run_import(env: AirflowEnv, archive: Path, on_existing: str = "overwrite", batch: int = 1000) -> Any:
-    return harness(env, "import", "--archive", str(archive), "--on-existing", on_existing, "--batch", str(batch))
+    return harness(
+        env, "import", "--unit", str(UNIT_ZIP), "--archive", str(archive), "--on-existing", on_existing,
+        "--batch", str(batch),
+    )  # fmt: skip
 
 
 def without(rows: list[dict[str, Any]], fields: tuple[str, ...] | set[str]) -> list[dict[str, Any]]:
@@ -100,18 +108,20 @@ def assert_dump_same_as_source(env: AirflowEnv, source: Source) -> None:
         assert got == sorted(without(source.dump[table], DUMP_TARGET_OWN), key=key), table
 
 
-def test_file_is_python_38_with_the_deployment_placeholders() -> None:
-    text = IMPORT_FILE.read_text()
-    ast.parse(text, feature_version=(3, 8))
-    for name, token in (
-        ("MIGRATION_BUCKET", "__MWAA_MIGRATION_BUCKET__"),
-        ("MIGRATION_NAME", "__MWAA_MIGRATION_NAME__"),
-        ("SOURCE_TASK_LOG_GROUP", "__MWAA_SOURCE_TASK_LOG_GROUP__"),
-        ("SOURCE_REGION", "__MWAA_SOURCE_REGION__"),
-        ("TARGET_TASK_LOG_GROUP", "__MWAA_TARGET_TASK_LOG_GROUP__"),
-    ):
-        assert f'{name} = "{token}"\n' in text
-    assert "datetime.UTC" not in text
+def test_the_zip_is_python_38_with_the_deployment_placeholders() -> None:
+    with zipfile.ZipFile(UNIT_ZIP) as unit:
+        modules = {name: unit.read(name).decode() for name in unit.namelist() if name.endswith(".py")}
+        settings = json.loads(unit.read(SETTINGS_ENTRY))
+    for name, text in modules.items():
+        ast.parse(text, filename=name, feature_version=(3, 8))
+        assert "datetime.UTC" not in text, name
+    assert settings == {
+        "migration_bucket": "__MWAA_MIGRATION_BUCKET__",
+        "migration_name": "__MWAA_MIGRATION_NAME__",
+        "source_task_log_group": "__MWAA_SOURCE_TASK_LOG_GROUP__",
+        "source_region": "__MWAA_SOURCE_REGION__",
+        "target_task_log_group": "__MWAA_TARGET_TASK_LOG_GROUP__",
+    }
 
 
 def test_import_reads_back_equal_and_a_rerun_changes_nothing(source: Source, archive: Path, target: AirflowEnv) -> None:
@@ -230,10 +240,11 @@ def damage(archive: Path, manifest: dict[str, Any], how: str) -> str:
 @pytest.mark.parametrize(
     ("how", "reason"),
     [
-        ("flip", "sha256 differs from the manifest's"),
-        ("size", "bytes, the manifest says"),
-        ("rows", "11 rows, the manifest says 12"),
-        ("gone", "missing from"),
+        # The cut-over's archive reader's own words (lambda/cutover/archive.py, copied into the zip).
+        ("flip", "sha256 differs from the manifest"),
+        ("size", "bytes, manifest.json says"),
+        ("rows", "11 rows, manifest.json says 12"),
+        ("gone", "missing, though manifest.json lists it"),
     ],
 )
 def test_a_damaged_part_is_refused_before_anything_is_written(
@@ -272,18 +283,37 @@ def test_a_target_run_at_the_same_logical_date_is_refused_by_name(
     assert clashing not in run_ids and len(run_ids) == 2
 
 
-def test_dag_file_loads_in_airflow_2_11_and_its_tasks_run(source: Source, target: AirflowEnv, tmp_path: Path) -> None:
+def assert_loaded_as_packaged_dags(result: dict[str, Any]) -> None:
+    """Both DAGs from the zip, nothing else parsed as a DAG file, each found again from its own file location."""
+    assert result["import_errors"] == {}
+    assert result["files"] == ["mwaa_migration_dags.zip"], "the DAG processor's only candidate in the folder"
+    assert result["dag_ids"] == DAG_IDS
+    # Only the zip's root files were imported as DAG modules; the support package is a package of theirs.
+    assert result["top_level_modules_from_zip"] == [
+        "mwaa_migration_import",
+        "mwaa_migration_support",
+        "mwaa_migration_task_logs",
+    ]
+    for dag_id, task_id in zip(DAG_IDS, ["import_metadata", "copy_task_logs"], strict=True):
+        dag = result["dags"][dag_id]
+        assert dag["fileloc"] == f"mwaa_migration_dags.zip/{dag_id}.py"
+        assert dag["found_from_fileloc"] == DAG_IDS, dag_id
+        assert dag["task_ids"] == [task_id]
+        assert dag["is_paused_upon_creation"] is True
+        assert dag["schedule"] == "None"
+        assert dag["catchup"] is False
+        assert dag["max_active_runs"] == 1
+        assert dag["tags"] == ["mwaa-migration"]
+
+
+def test_the_zip_loads_in_airflow_2_11_and_its_tasks_run(source: Source, target: AirflowEnv, tmp_path: Path) -> None:
     root = tmp_path / "bucket"
     shutil.copytree(source.archive, root / "exports" / "harness" / "cutover-1")
-    result = harness(target, "dag", "--archive", str(root), "--export-id", "cutover-1")
-    assert result["import_errors"] == {}
-    assert result["dag_ids"] == ["mwaa_migration_import"]
-    assert result["is_paused_upon_creation"] is True
-    assert result["schedule"] == "None"
-    assert result["catchup"] is False
-    assert result["max_active_runs"] == 1
-    assert result["task_ids"] == ["copy_task_logs", "import_metadata"]
-    assert result["downstream"] == ["copy_task_logs"]
+    folder = filled_unit(tmp_path / "dags").parent
+    result = harness(target, "dag", "--dags-folder", str(folder), "--archive", str(root), "--export-id", "cutover-1")
+    assert_loaded_as_packaged_dags(result)
+    assert result["settings"]["migration_bucket"] == "test-bucket"
+    # The import opened the export; the log copy of a self-managed source (empty log group) opens nothing.
     assert result["opened"] == ["cutover-1"]
     assert result["counts"]["task_instance"]["inserted"] == 12
     # A self-managed source (empty log group): nothing to copy.
@@ -324,29 +354,22 @@ def test_an_older_source_maps_by_column_name(
         assert sorted(got, key=key) == sorted(without(rows, DUMP_TARGET_OWN), key=key), table
 
 
-def test_on_an_airflow_3_target_the_import_task_leaves_the_job_to_the_rest_importer(tmp_path: Path) -> None:
-    # The DAG is deployed on every target (its log copy runs everywhere): it must load in Airflow 3 too.
+def test_on_an_airflow_3_target_both_dags_load_and_the_import_task_leaves_the_job_to_the_rest_importer(
+    tmp_path: Path,
+) -> None:
+    # The zip is deployed on every target (the task-log DAG runs everywhere): it must load in Airflow 3 too.
     env = AirflowEnv("3.0.6", f"sqlite:///{tmp_path / 'airflow.db'}", tmp_path / "home", new_fernet_key())
-    result = harness(env, "dag3")
-    assert result["import_errors"] == {}
-    assert result["task_ids"] == ["copy_task_logs", "import_metadata"]
-    assert result["is_paused_upon_creation"] is True
-    assert result["max_active_runs"] == 1
+    folder = filled_unit(tmp_path / "dags").parent
+    result = harness(env, "dag3", "--dags-folder", str(folder))
+    assert_loaded_as_packaged_dags(result)
     assert result["import"] == {}
-
-
-def module_without_airflow() -> dict[str, Any]:
-    """The file's functions in this (Airflow-free) interpreter: run as __main__, it builds no DAG."""
-    namespace: dict[str, Any] = runpy.run_path(str(IMPORT_FILE), run_name="__main__")["open_export"].__globals__
-    # run_path returns a copy of the namespace; the functions' own globals are what they read.
-    return namespace
+    assert result["log_copy"] == {}
 
 
 def test_s3_archive_newest_complete_export_and_only_the_export_prefix_is_listed(source: Source) -> None:
     import boto3
     from moto import mock_aws
 
-    module = module_without_airflow()
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="mig-bucket")
@@ -372,28 +395,35 @@ def test_s3_archive_newest_complete_export_and_only_the_export_prefix_is_listed(
             "provide-client-params.s3.*",
             lambda params, model, **_: calls.append((model.name, dict(params))),
         )
-        module["MIGRATION_BUCKET"], module["MIGRATION_NAME"] = "mig-bucket", "m"
-        module["_s3_client"] = lambda: client
+        settings = exports.Settings("mig-bucket", "m", "", "", "airflow-new-Task")
 
-        reader = module["open_export"]({})
+        reader = exports.open_export({}, settings, client)
         assert reader.description == "s3://mig-bucket/exports/m/a-cutover/"
-        manifest = module["read_manifest"](reader)
-        names = [name for name, _ in module["IMPORTED_TABLES"]]
-        assert module["verify_archive"](reader, manifest, names, True) > 0
+        manifest = exports.archive.read_manifest(reader)
+        names = [name for name, _ in metadata_import.IMPORTED_TABLES]
+        assert metadata_import.verify_archive(reader, manifest, names, True) > 0
         assert reader.read("run-ids.json") is None
-        module["write_run_ids"](reader, {"d": {"r": "r"}})
-        assert module["read_run_ids"](reader) == {"d": {"r": "r"}}
+        exports.archive.write_run_ids(reader, {"d": {"r": "r"}})
+        assert exports.archive.read_run_ids(reader) == {"d": {"r": "r"}}
         # ListObjectsV2 under exports/m/ only; everything else by key.
         listed = [params for name, params in calls if name == "ListObjectsV2"]
         assert listed == [{"Bucket": "mig-bucket", "Prefix": "exports/m/", "Delimiter": "/"}]
         assert {name for name, _ in calls} == {"ListObjectsV2", "GetObject", "PutObject"}
 
-        chosen = module["open_export"]({"export_id": "20260101T000000Z"})
+        chosen = exports.open_export({"export_id": "20260101T000000Z"}, settings, client)
         assert chosen.description == "s3://mig-bucket/exports/m/20260101T000000Z/"
-        with pytest.raises(module["MetadataImportError"], match="export_id must be"):
-            module["open_export"]({"export_id": "../x"})
-        module["MIGRATION_NAME"] = "nothing-here"
-        with pytest.raises(
-            module["MetadataImportError"], match="no complete export under s3://mig-bucket/exports/nothing-here/"
-        ):
-            module["open_export"]({})
+        with pytest.raises(exports.ExportError, match="export_id must be"):
+            exports.open_export({"export_id": "../x"}, settings, client)
+        with pytest.raises(exports.ExportError, match="no complete export under s3://mig-bucket/exports/nothing-here/"):
+            exports.open_export({}, settings._replace(migration_name="nothing-here"), client)
+
+
+def test_an_unfilled_zip_loads_but_its_tasks_refuse_to_run(tmp_path: Path) -> None:
+    """The zip as built (not yet deployed): its settings are the template's, so no task finds the export."""
+    with pytest.raises(exports.ExportError, match="not filled in by the deployment") as raised:
+        exports.load_settings()
+    assert "migration_bucket" in str(raised.value)
+    with pytest.raises(exports.ExportError, match="not filled in by the deployment"):
+        exports.open_export({})  # what both tasks call first
+    with zipfile.ZipFile(io.BytesIO(filled_unit(tmp_path).read_bytes())) as unit:
+        assert exports.parse_settings(unit.read(SETTINGS_ENTRY)).migration_name == "harness"

@@ -73,11 +73,11 @@ NO_EXECUTIONS = (
 REACHED = {
     # No archive named: the newest export in the migration bucket, whose name needs the account.
     "import": Reached(2, (STS, f"s3 GET /{BUCKET}"), NO_EXPORTS),
-    # The REST importer counts each refused entity and goes on; starting the import DAG (the logs) is what fails.
+    # The REST importer counts each refused entity and goes on; starting the task-log DAG is what fails.
     "import --archive": Reached(
         1,
         (MWAA_TARGET,) * 4,
-        f"error: POST /dags/mwaa_migration_import/dagRuns: HTTP 403: AccessDeniedException: {DENIED}",
+        f"error: POST /dags/mwaa_migration_task_logs/dagRuns: HTTP 403: AccessDeniedException: {DENIED}",
     ),
     "verify": Reached(2, (STS, f"s3 GET /{BUCKET}"), NO_EXPORTS),
     "verify --airflow-url": Reached(

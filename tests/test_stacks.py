@@ -418,14 +418,14 @@ def test_environment_is_retained_and_waits_for_its_role_policies(synthesized: Sy
     read_policy = stack.node.find_child("MigrationReadAccess").node.find_child("Policy")
     dag_folder = stack.node.find_child("Workflows").node.find_child("DagFolder")
     source_check = stack.node.find_child("SourceCheck").node.find_child("Resource")
-    import_dag = stack.node.find_child("ImportDag").node.find_child("Resource")
+    migration_dags = stack.node.find_child("MigrationDags").node.find_child("Resource")
     assert sorted(env["DependsOn"]) == sorted(
         [
             logical_id(execution_policy),
             logical_id(read_policy),
             logical_id(dag_folder),
             logical_id(source_check),
-            logical_id(import_dag),
+            logical_id(migration_dags),
         ]
     )
 

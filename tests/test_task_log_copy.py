@@ -1,4 +1,4 @@
-"""The task-log copy (the task-log copy in migration_dags/import_metadata.py) against moto's CloudWatch Logs.
+"""The task-log copy (mwaa_migration_support/task_logs.py of the migration DAGs' zip) against moto's CloudWatch Logs.
 
 moto doesn't enforce PutLogEvents' limits, so the target client is wrapped and every call is checked here: at most
 1,048,576 bytes (message UTF-8 bytes + 26 each), 10,000 events, in timestamp order, spanning less than 24 hours.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import datetime
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.logs.models import logs_backends
+from mwaa_migration_support.task_logs import LogCopyError, _logs_compile_template, _logs_render, copy_task_logs
 
-from migration_dags.import_metadata import LogCopyError, _logs_compile_template, _logs_render, copy_task_logs
+from tests.migration_dags_unit import UNIT_ZIP
 
-MODULE = Path(__file__).resolve().parent.parent / "migration_dags" / "import_metadata.py"
+MODULE = Path(__file__).resolve().parent.parent / "migration_dags" / "mwaa_migration_support" / "task_logs.py"
 OLD, NEW = "airflow-old-Task", "airflow-new-Task"
 # The defaults, as Airflow's own configuration returns them (2.4.3 to 2.11.2, and 3.0.6).
 TEMPLATE_2 = (
@@ -320,11 +322,13 @@ def test_default_templates_render_like_airflow(template: str) -> None:
     assert _logs_render(parts, {**fields, "map_index": 0}) == "dag_id=d/run_id=r:1/task_id=t/map_index=0/attempt=2.log"
 
 
-def test_the_dag_file_is_a_plain_module_outside_airflow() -> None:
-    """The tests and the benchmark import the copy from the DAG file in a virtualenv without Airflow: no DAG is
-    built there, and nothing at module level needs Airflow."""
-    import migration_dags.import_metadata as module
+def test_the_log_copy_is_a_plain_module_outside_airflow() -> None:
+    """The tests and the benchmark import the copy from the migration DAGs' zip in a virtualenv without Airflow:
+    nothing at module level of the support package needs Airflow, and no DAG is built there (the DAG file is
+    mwaa_migration_task_logs.py, at the zip's root)."""
+    import mwaa_migration_support.task_logs as module
 
-    assert module.AIRFLOW_PRESENT is False
+    assert importlib.util.find_spec("airflow") is None
+    assert Path(str(module.__file__)) == UNIT_ZIP / "mwaa_migration_support" / "task_logs.py", "from the zip"
     assert not hasattr(module, "dag")
     ast.parse(MODULE.read_text(), feature_version=(3, 8))

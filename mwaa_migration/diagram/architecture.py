@@ -50,7 +50,7 @@ def render(templates: Mapping[str, Template], *, migration: str = DIAGRAM_MIGRAT
         "",
         "Who reads and writes which keys of the migration bucket, and which Airflow role each step Lambda calls "
         "each environment as, from the policies. The export DAG runs on the source with its execution role, the "
-        "import DAG on the new environment with the new one.",
+        "migration DAGs (the import and the task-log copy) on the new environment with the new one.",
         "",
         data_flow_diagram(model),
         "",

@@ -74,8 +74,8 @@ def _key_nodes(model: Model, chart: Flowchart) -> tuple[dict[tuple[str, str], st
 
 
 def _dags(model: Model, chart: Flowchart) -> set[str]:
-    """Draws the export and import DAGs as the policies they run with (one attached by name to the source's role,
-    one to the new execution role) and returns their nodes."""
+    """Draws the export DAG and the migration DAGs (import, task-log copy) as the policies they run with (one attached
+    by name to the source's role, one to the new execution role) and returns their nodes."""
     found = set()
     sources = sorted(node for node in model.external if node.startswith(node_id("x", "env")))
     for stack in model.names:
@@ -97,7 +97,7 @@ def _dags(model: Model, chart: Flowchart) -> set[str]:
                 chart.edge(sources[0], node, "metadata database")
             elif ours:
                 environment = by_role[ours[0]]
-                chart.node(node, ["import DAG", f"on {environment['Name']}, as its execution role"])
+                chart.node(node, ["import and task-log DAGs", f"on {environment['Name']}, as its execution role"])
                 # On Airflow 2 the import DAG writes the metadata itself, through the ORM; on 3 a step does.
                 orm = ", metadata (ORM)" if str(environment["AirflowVersion"]).startswith("2.") else ""
                 chart.edge(node, model.environments[environment["Name"]], "task logs" + orm)

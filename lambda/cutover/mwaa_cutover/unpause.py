@@ -13,7 +13,7 @@ from mwaa_cutover.airflow_api import Transport
 from mwaa_cutover.dag_pausing import NOTHING_SET, add_results, list_dags, listed, set_paused
 from mwaa_cutover.pause_states import mark_unpaused, read_pause_states
 
-MIGRATION_DAGS = ("mwaa_migration_export", "mwaa_migration_import")
+MIGRATION_DAGS = ("mwaa_migration_export", "mwaa_migration_import", "mwaa_migration_task_logs")
 
 
 class InvariantError(Exception):

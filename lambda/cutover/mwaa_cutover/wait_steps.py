@@ -1,5 +1,6 @@
-"""The cut-over's steps that wait: the machine's own DAG runs (the export DAG on the old environment, the import DAG
-on the new one), each a start and then a status until it is done, and the operator's export (its manifest)."""
+"""The cut-over's steps that wait: the machine's own DAG runs (the export DAG on the old environment, the import and
+task-log DAGs on the new one), each a start and then a status until it is done, and the operator's export (its
+manifest)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from mwaa_cutover.polling import next_wait
 from mwaa_cutover.step_runtime import Runtime, elapsed
 
 IMPORT_DAG = "mwaa_migration_import"
+TASK_LOGS_DAG = "mwaa_migration_task_logs"
 
 
 class WaitTimeoutError(Exception):
@@ -127,17 +129,21 @@ def manifest_wait(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 
 
 def import_dag(event: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
-    """The import DAG on the NEW environment: the whole import on an Airflow 2 target, the task-log copy on any."""
+    """A DAG of the migration's own on the NEW environment: the import DAG (the whole import on an Airflow 2
+    target), or with `"dag": "task_logs"` the task-log DAG (the old task logs, on every target, after the import:
+    it names the new streams from the import's run-id map). One function for both: the same Airflow role triggers
+    them."""
     values = event["input"]
-    conf = {
-        "export_id": event["export_id"],
-        "on_existing": values["on_existing"],
-        "log_days": values["log_days"],
-        "log_states": values["log_states"],
-    }
+    conf: dict[str, Any] = {"export_id": event["export_id"]}
+    if event.get("dag") == "task_logs":
+        dag_id = TASK_LOGS_DAG
+        conf |= {name: values[name] for name in ("log_days", "log_states") if values[name] is not None}
+    else:
+        dag_id = IMPORT_DAG
+        conf["on_existing"] = values["on_existing"]
     # Its run is this execution's own (see bucket_keys.cursor_key): a later execution on the same export id
     # imports again.
     return _dag_run(
-        event, runtime, transport=runtime.new(), dag_id=IMPORT_DAG, conf=conf, when_done=dict,
+        event, runtime, transport=runtime.new(), dag_id=dag_id, conf=conf, when_done=dict,
         execution=values["started_at"],
     )  # fmt: skip

@@ -1,5 +1,5 @@
-"""Custom resource handler: one migration DAG file in an environment's DAG folder (the export DAG in the old
-environment, guide step 3; the import DAG in the new one, step 4).
+"""Custom resource handler: one migration DAG object in an environment's DAG folder (the export DAG in the old
+environment, guide step 3; the migration DAGs' zip, the import and task-log DAGs, in the new one, step 4).
 
 Runs behind aws_cdk.custom_resources.Provider, which turns an exception into FAILED with its message. The
 physical ID is the object's location: a new DAG file is an update in place (and its rollback an update back),

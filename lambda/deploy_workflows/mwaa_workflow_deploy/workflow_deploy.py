@@ -5,7 +5,7 @@ Two kinds of request, one per custom resource:
   is returned, and the environment pins that version: a new version is what makes MWAA apply the change.
 - `Dags`: the DAG folder, staged by CDK as a zip, synced under the DAG prefix. Unchanged objects are not
   rewritten, and objects the folder no longer has are deleted (a delete marker in a versioned bucket), except the
-  keys in `Keep`, which another deployment owns (the migration's import DAG): never written, never deleted.
+  keys in `Keep`, which another deployment owns (the migration DAGs' zip): never written, never deleted.
 
 Everything is in memory: these are code files, and the Lambda's /tmp would only add a copy.
 """

@@ -1,15 +1,16 @@
-"""The migration's own DAG files, each put into an environment's DAG folder by one custom resource: the export DAG
-into the old environment (guide step 3), the import DAG into the new one (step 4). One file each, written and
-removed only by this migration, never over a file someone else wrote; the export DAG's one key never updates the
-old environment."""
+"""The migration's own DAGs, each put into an environment's DAG folder by one custom resource: the export DAG into
+the old environment (guide step 3), the migration DAGs' zip (the import DAG, the task-log DAG and their support
+package) into the new one (step 4). One object each, written and removed only by this migration, never over a file
+someone else wrote; the export DAG's one key never updates the old environment."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
@@ -18,21 +19,39 @@ from constructs import Construct
 from constructs.provider_handler import provider_handler
 from mwaa_migration.assets import EXPORT_DAG_DEPLOY_DIR, MIGRATION_DAGS_DIR
 from mwaa_migration.environment.environment_plan import EXPORT_DAG_NAME
+from mwaa_migration.migration_dags_zip import ZIP_NAME, build_migration_dags_zip
 
 SERVICE_TIMEOUT = Duration.minutes(5)
 
 
 @dataclass(frozen=True)
 class MigrationDag:
-    """One of the app's DAG files and how its deployment names itself."""
+    """One of the app's DAG objects and how its deployment names itself: a file as it is, or built at synth."""
 
-    file: Path
     name: str  # the object name in the DAG folder
-    label: str  # construct and statement names: ExportDag, ImportDag
+    label: str  # construct and statement names: ExportDag, MigrationDags
     resource_type: str
     description: str  # the deploying function's
     environment: str  # whose source bucket, for the function's reasons
     if_taken: str  # appended to "rename or remove that file" when another file has the name
+    file: Path | None = None
+    build: Callable[[], bytes] | None = None  # reproducible bytes, staged from the assembly folder
+
+    def staged_file(self, scope: Construct) -> Path:
+        """The file CDK stages: `file`, or what `build` makes, named by its content in the assembly folder (the
+        same content gives the same file and asset hash)."""
+        if self.file is not None:
+            return self.file
+        assert self.build is not None, "a MigrationDag has a file or a build"
+        content = self.build()
+        stage = Stage.of(scope)
+        assert stage is not None  # every construct of an app is in one
+        path = Path(
+            stage.asset_outdir, "migration-dags-build", f"{hashlib.sha256(content).hexdigest()}{Path(self.name).suffix}"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        return path
 
 
 EXPORT_DAG = MigrationDag(
@@ -44,21 +63,22 @@ EXPORT_DAG = MigrationDag(
     environment="the old environment's source bucket",
     if_taken=", or set [export] deploy_dag = false and add the export DAG yourself",
 )
-IMPORT_DAG = MigrationDag(
-    file=MIGRATION_DAGS_DIR / "import_metadata.py",
-    name="mwaa_migration_import.py",
-    label="ImportDag",
-    resource_type="Custom::MwaaImportDag",
-    description="Puts the metadata import DAG into the new MWAA environment's DAG folder",
+MIGRATION_DAGS = MigrationDag(
+    build=build_migration_dags_zip,
+    name=ZIP_NAME,
+    label="MigrationDags",
+    resource_type="Custom::MwaaMigrationDags",
+    description="Puts the migration DAGs (import, task-log copy) into the new MWAA environment's DAG folder",
     environment="the new environment's source bucket",
-    # The new environment is the app's: there is no opt-out, the import always needs its DAG.
+    # The new environment is the app's: there is no opt-out, the import and the log copy always need their DAGs.
     if_taken="",
 )
 
 
 class MigrationDagDeployment(Construct):
     """`dag` at `key` in `bucket`, with its placeholders filled: the migration bucket and name, and `placeholders`
-    (values may be tokens, resolved by CloudFormation before the function fills them in)."""
+    (values may be tokens, resolved by CloudFormation before the function fills them in): in a file's text, or in
+    the settings entry of a zip."""
 
     def __init__(
         self,
@@ -73,7 +93,7 @@ class MigrationDagDeployment(Construct):
         placeholders: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        asset = s3_assets.Asset(self, f"{dag.label}Asset", path=str(dag.file))
+        asset = s3_assets.Asset(self, f"{dag.label}Asset", path=str(dag.staged_file(self)))
         handler = provider_handler(
             self,
             code_dir=EXPORT_DAG_DEPLOY_DIR,
