@@ -9,6 +9,7 @@ import pytest
 
 from mwaa_clone.clone_rules import CloneRefused, CloneRequest, CloneResult, clone_settings
 from mwaa_clone.config_translation import translate_options
+from mwaa_clone.mwaa_limits import AIRFLOW_2_SCHEDULING_DEFAULTS
 from tests.clone_fixtures import CLONED_FIELDS, load_environment
 
 SECRET = "postgresql://admin:s3cr3t-Pa55w0rd@db.internal:5432/app"
@@ -254,10 +255,11 @@ def test_options_are_the_translated_source_options(version: str, target: str) ->
     result = clone(version, target)
 
     # The clone adds options of its own: DAGs start paused on the new environment, and a move to Airflow 3 keeps
-    # Airflow 2's cron data intervals.
+    # Airflow 2's scheduling defaults where the source doesn't set them.
     added = {"core.dags_are_paused_at_creation": "True"}
     if target.startswith("3.") and not version.startswith("3."):
-        added["scheduler.create_cron_data_intervals"] = "True"
+        for option, (value, _why) in AIRFLOW_2_SCHEDULING_DEFAULTS.items():
+            added.setdefault(option, expected.options.get(option, value))
     assert result.settings["AirflowConfigurationOptions"] == {**expected.options, **added}
     assert all(warning in result.warnings for warning in expected.warnings)
 
