@@ -19,9 +19,9 @@ CUTOVER_DIR = LAMBDA_DIR / "cutover"
 CLONE_SETTINGS_DIR = LAMBDA_DIR / "clone_settings"
 # The workflow deployment: DAGs, requirements, plugins and startup script into the source bucket.
 WORKFLOW_DEPLOY_DIR = LAMBDA_DIR / "deploy_workflows"
-# The export and import DAGs into their DAG folders.
+# The export DAG and the migration DAGs' zip into their DAG folders.
 EXPORT_DAG_DEPLOY_DIR = LAMBDA_DIR / "deploy_export_dag"
-# What runs inside Airflow: not a Lambda asset, each file deployed on its own.
+# What runs inside Airflow, not a Lambda asset: the export DAG as one file, the rest as the migration DAGs' zip.
 MIGRATION_DAGS_DIR = REPO_ROOT / "migration_dags"
 
 # The package in each Lambda asset folder.
